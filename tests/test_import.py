@@ -24,3 +24,21 @@ def test_accessors_are_registered():
 
 def test_version_is_a_string():
     assert isinstance(xneuro.__version__, str) and xneuro.__version__
+
+
+def test_science_modules_load_on_first_use():
+    code = (
+        "import sys, xneuro; "
+        "before = 'xneuro.io' in sys.modules; "
+        "xneuro.io.load_bold; "
+        "print(before, 'xneuro.io' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True"]
+
+
+def test_unknown_attribute_raises():
+    import pytest
+
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        xneuro.nope  # noqa: B018
