@@ -113,7 +113,7 @@ class EncodeAccessor:
 
     def decode(self, model: Any, parameters: Any = None, omega: Any = None,
                stimulus_range: Any = None, **kwargs: Any) -> Any:
-        """Posterior over the stimulus and its MAP, mean, SD; see :func:`xneuro.encoding.decode`."""
+        """Posterior over the stimulus, MAP, mean, SD; see :func:`xneuro.encoding.decode.decode`."""
         from xneuro.encoding.decode import decode
 
         return decode(self._obj, model, stimulus_range=stimulus_range, parameters=parameters,
@@ -183,9 +183,6 @@ class DnnAccessor:
 
 xr.register_dataarray_accessor("dnn")(DnnAccessor)
 xr.register_datatree_accessor("dnn")(DnnAccessor)
-
-# ``xneuro.dnn.extract(...)`` works after ``import xneuro`` (no torch is imported).
-import xneuro.dnn  # noqa: E402, F401
 
 
 class RsaAccessor:
