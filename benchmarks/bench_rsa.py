@@ -30,9 +30,12 @@ Peers are run with ``--peer-python`` (default ``/tmp/peer-rsa/bin/python``, a
 scratch venv: ``python -m venv /tmp/peer-rsa && /tmp/peer-rsa/bin/pip install
 rsatoolbox himalaya scikit-learn``); without it their columns read "not measured".
 
+``--quick`` runs one small size of each (RDM 500 items x 10,000 features,
+probe on 500 stimuli, ridge 2000 voxels x 1000 stimuli x 500 features).
+
 Usage::
 
-    python benchmarks/bench_rsa.py --quick        # smallest sizes, < 60 s
+    python benchmarks/bench_rsa.py --quick        # small sizes, < 60 s
     python benchmarks/bench_rsa.py                # the issue's sizes (long)
     python benchmarks/bench_rsa.py --json rsa.json
 """
@@ -240,14 +243,16 @@ def sweep(quick: bool, rdm_items: list[int] | None = None) -> list[dict]:
     for n in rdm_items or ([500] if quick else [500, 2000, 10000]):
         for metric in ("correlation", "euclidean"):
             dtype = "float32" if n >= 10000 else "float64"
-            rows.append({"kind": "rdm", "size": f"{n} x {N_FEATURE} {metric} {dtype}",
-                         "ours": ("rdm_ours", {"n": n, "p": N_FEATURE, "metric": metric,
+            p = 10_000 if quick else N_FEATURE
+            rows.append({"kind": "rdm", "size": f"{n} x {p} {metric} {dtype}",
+                         "ours": ("rdm_ours", {"n": n, "p": p, "metric": metric,
                                                "dtype": dtype, "chunk": 2500 if n >= 10000
                                                else None}),
                          "peer": None if n >= 10000 and metric == "correlation" else (
-                             "rdm_rsatoolbox", {"n": n, "p": N_FEATURE, "metric": metric,
+                             "rdm_rsatoolbox", {"n": n, "p": p, "metric": metric,
                                                 "dtype": dtype}),
-                         "peer_name": "rsatoolbox", "recorded": RECORDED.get(("rdm", n, metric))})
+                         "peer_name": "rsatoolbox",
+                         "recorded": None if quick else RECORDED.get(("rdm", n, metric))})
     rows.append({"kind": "compare", "size": "500 items, spearman, 1000 permutations",
                  "ours": ("compare_ours", {"n": 500, "n_perm": 1000}),
                  "peer": ("compare_scipy", {"n": 500, "n_perm": 1000,
@@ -260,10 +265,11 @@ def sweep(quick: bool, rdm_items: list[int] | None = None) -> list[dict]:
                                             "n_run": 1 if quick else 2}),
                  "peer_name": "scikit-learn", "recorded": RECORDED[("probe", 256)]
                  if n_stim == 2000 else None})
-    for v in ([500] if quick else [10_000, 100_000]):
-        rows.append({"kind": "ridge", "size": f"{v} voxels x 2000 stim x 1000 feat",
-                     "ours": ("ridge_ours", {"n": 2000, "p": 1000, "v": v}),
-                     "peer": ("ridge_himalaya", {"n": 2000, "p": 1000, "v": v}),
+    n, p = (1000, 500) if quick else (2000, 1000)
+    for v in ([2000] if quick else [10_000, 100_000]):
+        rows.append({"kind": "ridge", "size": f"{v} voxels x {n} stim x {p} feat",
+                     "ours": ("ridge_ours", {"n": n, "p": p, "v": v}),
+                     "peer": ("ridge_himalaya", {"n": n, "p": p, "v": v}),
                      "peer_name": "himalaya", "recorded": None})
     return rows
 

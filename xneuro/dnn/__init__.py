@@ -18,10 +18,12 @@ from xneuro.dnn.io_h5 import read_act_h5, write_act_h5
 from xneuro.dnn.io_zarr import open_activations, save_activations
 from xneuro.dnn.mask import Mask
 from xneuro.dnn.ops import fe, mask, pool
+from xneuro.dnn.probe import DnnProbe
 from xneuro.dnn.stimulus import Stimulus
 
 __all__ = [
     "Activation",
+    "DnnProbe",
     "Mask",
     "Stimulus",
     "convolve_hrf",

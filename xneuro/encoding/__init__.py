@@ -95,3 +95,13 @@ __all__ += [
 from xneuro.encoding.fit import ParameterFitter, fit_parameters  # noqa: E402
 
 __all__ += ["ParameterFitter", "fit_parameters"]
+
+# Voxelwise ridge from features (issue 7): ``bold.encode.fit_features`` is ``fit_ridge``.
+from xneuro.encoding.ridge import (  # noqa: E402
+    fit_ridge,
+    predict_ridge,
+    score_ridge,
+    voxel_noise_ceiling,
+)
+
+__all__ += ["fit_ridge", "predict_ridge", "score_ridge", "voxel_noise_ceiling"]
