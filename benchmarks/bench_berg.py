@@ -27,7 +27,7 @@ vectorised nonlinearities. Both sides use float32 and the same weights; the
 script checks that their responses agree.
 
 Every case runs in a fresh subprocess that loads both implementations once
-(loading is not timed), then alternates them over 2 (``--quick``) or 3 rounds
+(loading is not timed), then alternates them over 1 (``--quick``) or 3 rounds
 and keeps each one's fastest round, so that load from other jobs falls on both.
 Columns: images per wall-clock second, images per CPU-second (all threads;
 steadier than wall time when other jobs share the CPUs), the peak memory of
@@ -40,6 +40,8 @@ Usage::
     python benchmarks/bench_berg.py --quick      # smallest sizes, < 60 s
     python benchmarks/bench_berg.py              # larger image sets, full-width CNN8 (minutes)
     python benchmarks/bench_berg.py --json berg.json
+    python benchmarks/bench_berg.py --quick --threads 1   # on a shared machine: OpenMP's
+                                                          # 2-thread barriers stall under load
 """
 
 from __future__ import annotations
@@ -296,7 +298,7 @@ def _cases(quick: bool, device: str) -> list[dict]:
     ]
     return [
         {"case": name, **model, "n_images": sizes[key][0], "batches": sizes[key][1],
-         "peer_batch": peer_batch, "rounds": 2 if quick else 3,
+         "peer_batch": peer_batch, "rounds": 1 if quick else 3,
          "precisions": ["float32"] if quick else ["float32", "bfloat16"]}
         for name, key, model, peer_batch in specs
     ]
