@@ -399,15 +399,14 @@ def gradient_fit_blocks(predictor: Predictor, Y: np.ndarray, theta0: np.ndarray,
 
     With per-voxel early stopping and an element-wise optimizer the voxels are
     independent, so the split changes nothing but speed: a block's arrays stay
-    in the CPU caches, and blocks run in parallel (models whose cost is
-    element-wise, such as the 1-D pRFs, get at least ``threads`` blocks: XLA
-    parallelises matrix products itself, not element-wise loops). With shared
-    parameters or ``early_stopping="mean"`` the voxels are fitted together, in
-    one block.
+    in the CPU caches, and blocks run in parallel (at least ``threads`` blocks
+    of at least :data:`MIN_BLOCK` voxels: XLA runs element-wise loops on one
+    core). With shared parameters or ``early_stopping="mean"`` the voxels are
+    fitted together, in one block.
     """
     n_vox = Y.shape[1]
     size = cache_block_size(predictor, n_vox, dtype)
-    if threads > 1 and not predictor.linear:  # element-wise work: XLA runs it on one core
+    if threads > 1:  # XLA runs element-wise loops (and small products) on one core
         size = min(size, max(MIN_BLOCK, -(-n_vox // threads)))
     if config.stopping != "voxel" or size >= n_vox:
         return gradient_fit(predictor, Y, theta0, config, optimizer, confounds=confounds,
