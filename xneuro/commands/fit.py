@@ -51,7 +51,10 @@ def _variable(path: str, name: str | None, default: str, argument: str) -> Any:
         raise input_error(argument, f"{path!r} has variables {sorted(obj.data_vars)}",
                           expected=f"a variable {name or default!r}",
                           fix=f"name it with {argument}-var")
-    return obj[choice]
+    da = obj[choice]
+    if "tr" not in da.attrs and "tr" in obj.attrs:  # a Dataset's TR applies to its variables
+        da = da.assign_attrs(tr=obj.attrs["tr"])
+    return da
 
 
 def _model(args: argparse.Namespace, data: Any, paradigm: Any) -> Any:
