@@ -17,12 +17,12 @@ from __future__ import annotations
 import copy as _copy
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from xneuro.core.errors import input_error
+from xneuro.dnn._files import check_suffix
 from xneuro.dnn._hybrid import hybridmethod
 from xneuro.dnn._labels import as_numpy_int_list
 
@@ -31,19 +31,6 @@ __all__ = ["Mask"]
 SUFFIX = ".dmask.csv"
 _AXES = ("chn", "row", "col")
 _KEYWORDS = {"channels": "chn", "rows": "row", "columns": "col"}
-
-
-def _check_suffix(fname: Any) -> Path:
-    if not isinstance(fname, str | os.PathLike):
-        raise input_error("fname", f"is a {type(fname).__name__}", expected="a file path")
-    path = Path(fname)
-    if not path.name.endswith(SUFFIX):
-        raise input_error(
-            "fname", f"{os.fspath(path)!r} does not end with {SUFFIX!r}",
-            expected=f"a dnnbrain mask file name ending in {SUFFIX}",
-            fix=f"name the file e.g. 'roi{SUFFIX}'",
-        )
-    return path
 
 
 def _as_indices(value: Any, keyword: str) -> str | list[int]:
@@ -186,7 +173,7 @@ class Mask:
         Mask
             ``self``.
         """
-        path = _check_suffix(fname)
+        path = check_suffix(fname, SUFFIX, 'mask', "roi")
         lines = path.read_text(encoding="utf-8").splitlines()
         masks: dict[str, dict[str, str | list[int]]] = {}
         for position, line in enumerate(lines):
@@ -229,7 +216,7 @@ class Mask:
         fname : str or PathLike
             File name ending in ``.dmask.csv``.
         """
-        path = _check_suffix(fname)
+        path = check_suffix(fname, SUFFIX, 'mask', "roi")
         text = []
         for layer, entry in self._masks.items():
             axes = [axis for axis in _AXES if entry[axis] != "all"]

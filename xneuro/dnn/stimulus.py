@@ -28,24 +28,13 @@ import numpy as np
 import xarray as xr
 
 from xneuro.core.errors import input_error
+from xneuro.dnn._files import check_suffix
 from xneuro.dnn._hybrid import hybridmethod
 
 __all__ = ["Stimulus"]
 
 SUFFIX = ".stim.csv"
 TYPES = ("image", "video", "video_clip")
-
-
-def _check_suffix(fname: Any) -> Path:
-    if not isinstance(fname, str | os.PathLike):
-        raise input_error("fname", f"is a {type(fname).__name__}", expected="a file path")
-    path = Path(fname)
-    if not path.name.endswith(SUFFIX):
-        raise input_error(
-            "fname", f"{os.fspath(path)!r} does not end with {SUFFIX!r}",
-            expected=f"a dnnbrain stimulus file name ending in {SUFFIX}",
-        )
-    return path
 
 
 def _column_strings(data: Mapping[str, np.ndarray]) -> list[list[str]]:
@@ -173,7 +162,7 @@ class Stimulus:
 
         Works on the class too: ``Stimulus.load(fname)`` returns a new object.
         """
-        path = _check_suffix(fname)
+        path = check_suffix(fname, SUFFIX, 'stimulus')
         lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line]
         starts = [i for i, line in enumerate(lines) if line.startswith("data=")]
         if not starts:
@@ -219,7 +208,7 @@ class Stimulus:
 
     def save(self, fname: str | os.PathLike[str]) -> None:
         """Write the stimuli as a dnnbrain ``.stim.csv`` (byte-compatible with dnnbrain)."""
-        path = _check_suffix(fname)
+        path = check_suffix(fname, SUFFIX, 'stimulus')
         for key in ("type", "path"):
             if key not in self.header:
                 raise input_error(
