@@ -26,6 +26,16 @@ def test_compute_on_distributed_client(cluster_client):
     np.testing.assert_array_equal(out.values, np.arange(100.0) * 2)
 
 
+def test_current_client_follows_dask_config(cluster_client):
+    import dask
+
+    assert progress.current_client() is None
+    with dask.config.set(scheduler=cluster_client):
+        assert progress.current_client() is cluster_client
+    with cluster_client.as_current(), dask.config.set(scheduler="threads"):
+        assert progress.current_client() is None  # an explicit local scheduler wins
+
+
 def test_progress_bar_disabled_by_default():
     bar = progress.progress_bar(range(3))
     assert bar.disable

@@ -17,7 +17,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import dask
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -97,16 +96,9 @@ def _fill_value(dtype: np.dtype) -> Any:
 
 def _distributed_client() -> Any | None:
     """The distributed Client that dask's configured scheduler resolves to, if any."""
-    try:
-        from distributed import Client
-    except ImportError:  # pragma: no cover - distributed is a core dependency
-        return None
-    try:
-        scheduler = dask.base.get_scheduler()
-    except (RuntimeError, ValueError):
-        return None
-    client = scheduler if isinstance(scheduler, Client) else getattr(scheduler, "__self__", None)
-    return client if isinstance(client, Client) else None
+    from xneuro.core.progress import current_client
+
+    return current_client()
 
 
 # ----------------------------------------------------------------------------- one unit

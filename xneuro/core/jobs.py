@@ -32,17 +32,16 @@ import json
 import logging
 import os
 import shutil
-import uuid
 from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Any
 
-import dask
 import dask.array as dsa
 import numpy as np
 import xarray as xr
 import zarr
 
+from xneuro.core._job_run import raise_first_failure, run_distributed, run_local, unit_tasks
 from xneuro.core._job_unit import (
     ComputeUnit,
     _describe,
@@ -50,12 +49,11 @@ from xneuro.core._job_unit import (
     _distributed_client,
     _fill_value,
     _now,
-    _run_unit,
     _write_json_atomic,
 )
 from xneuro.core.chunks import choose_chunks, pick_unit_dim
 from xneuro.core.errors import DimensionError, JobSettingsError, input_error
-from xneuro.core.progress import progress_bar, wants_progress
+from xneuro.core.progress import wants_progress
 from xneuro.core.provenance import fingerprint, stamp, to_json, xneuro_version
 from xneuro.core.store import (
     _check_path,
@@ -471,49 +469,19 @@ class ResumableJob:
             return self.open()
         log.info("job %s: %d of %d units pending", self.path, len(pending), len(self.units))
         client = _distributed_client()
-        spec = {
-            "store": os.fspath(self.path),
-            "done_dir": os.fspath(self._done_dir),
-            "unit_dim": self.unit_dim,
-            "sizes": {str(d): int(s) for d, s in self._template.sizes.items()},
-            "variables": {
-                str(name): (tuple(map(str, var.dims)), var.dtype.str)
-                for name, var in self._template.data_vars.items()
-                if self.unit_dim in var.dims
-            },
-            "static": [
-                str(name)
-                for name, var in self._template.data_vars.items()
-                if self.unit_dim not in var.dims
-            ],
-            "capture": client is None,
-        }
-        index = self._template.indexes.get(self.unit_dim)
-        token = uuid.uuid4().hex[:8]
-        run_unit = dask.delayed(_run_unit, pure=False)
-        tasks = [
-            run_unit(
-                spec,
-                compute_unit,
-                i,
-                self.units[i].start,
-                self.units[i].stop,
-                None if index is None else np.asarray(index[self.units[i]]),
-                dask_key_name=f"xneuro-unit-{self.fingerprint}-{i}-{token}",
-            )
-            for i in pending
-        ]
+        tasks = unit_tasks(self, compute_unit, pending, capture=client is None)
         show = wants_progress(progress)
+        name = f"units of {self.path.name}"
         if client is not None:
-            failures = self._run_distributed(client, tasks, pending, show)
+            failures = run_distributed(client, tasks, pending, show, name)
         else:
-            failures = self._run_local(tasks, show)
+            failures = run_local(tasks, show, name)
         # A task can fail after its unit was recorded (its worker died before the
         # status was gathered); such a unit is done and not a failure.
         done = self.done()
         failures = [failure for failure in failures if failure["unit"] not in done]
         if failures:
-            self._raise(failures)
+            raise_first_failure(self, failures)
         if not self.is_complete():  # pragma: no cover - every unit returned a status
             raise RuntimeError(
                 f"job {os.fspath(self.path)!r}: units {self.pending()} were not recorded; "
@@ -521,61 +489,6 @@ class ResumableJob:
             )
         self._mark_complete()
         return self.open()
-
-    def _run_local(self, tasks: list[Any], show: bool) -> list[dict[str, Any]]:
-        if show:
-            from tqdm.dask import TqdmCallback
-
-            with TqdmCallback(desc=f"units of {self.path.name}"):
-                statuses = dask.compute(*tasks)
-        else:
-            statuses = dask.compute(*tasks)
-        return [status for status in statuses if status["error"] is not None]
-
-    def _run_distributed(
-        self, client: Any, tasks: list[Any], pending: list[int], show: bool
-    ) -> list[dict[str, Any]]:
-        from distributed import as_completed
-
-        futures = client.compute(tasks)
-        unit_of = {future.key: i for future, i in zip(futures, pending, strict=True)}
-        failures = []
-        with progress_bar(
-            total=len(futures), desc=f"units of {self.path.name}", progress=show
-        ) as bar:
-            for future in as_completed(futures, loop=client.loop):
-                try:
-                    future.result()
-                except Exception as error:
-                    failures.append(
-                        {"unit": unit_of[future.key], "error": error, "traceback": None}
-                    )
-                bar.update(1)
-        del futures
-        return failures
-
-    def _raise(self, failures: list[dict[str, Any]]) -> None:
-        failures = sorted(failures, key=lambda failure: failure["unit"])
-        first = failures[0]
-        error: BaseException = first["error"]
-        unit = self.units[first["unit"]]
-        done = len(self.done())
-        note = (
-            f"xneuro: unit {first['unit']} ({self.unit_dim} {unit.start}:{unit.stop}) of job "
-            f"{os.fspath(self.path)!r} failed"
-            + (
-                f", and {len(failures) - 1} more (units "
-                f"{[failure['unit'] for failure in failures[1:]][:20]})"
-                if len(failures) > 1
-                else ""
-            )
-            + f"; {done} of {len(self.units)} units are done and recorded. Fix the cause and "
-            "run the same call again: only the pending units are computed."
-        )
-        if error.__traceback__ is None and first.get("traceback"):
-            note += "\nTraceback of the unit:\n" + first["traceback"]
-        error.add_note(note)
-        raise error
 
 
 def run_resumable(

@@ -20,15 +20,24 @@ def wants_progress(progress: bool | None) -> bool:
 
 
 def current_client() -> Any | None:
-    """Return the default :class:`distributed.Client`, or ``None`` when there is none."""
+    """Return the :class:`distributed.Client` that dask will compute on, or ``None``.
+
+    Follows dask's own resolution: a scheduler set with
+    ``dask.config.set(scheduler=client)`` (or ``scheduler="threads"``, which
+    means no client even when one exists), else the default client created by
+    ``Client(...)`` or ``with client:``.
+    """
     try:
-        from distributed import default_client
+        import dask.base
+        from distributed import Client
     except ImportError:  # pragma: no cover - distributed is a core dependency
         return None
     try:
-        return default_client()
-    except ValueError:
+        scheduler = dask.base.get_scheduler()
+    except (RuntimeError, ValueError):
         return None
+    client = scheduler if isinstance(scheduler, Client) else getattr(scheduler, "__self__", None)
+    return client if isinstance(client, Client) else None
 
 
 def progress_bar(
