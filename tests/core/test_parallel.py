@@ -130,3 +130,25 @@ def test_cluster_context_manager_in_process():
         assert client.submit(lambda x: x + 1, 1).result() == 2
         assert len(client.scheduler_info()["workers"]) == 1
     assert client.status == "closed"
+
+
+def test_worker_cache_drops_least_recently_used():
+    from xneuro import set_options
+
+    parallel.clear_worker_cache()
+    loads = []
+
+    def load(name):
+        loads.append(name)
+        return name
+
+    with set_options(worker_cache_entries=2):
+        parallel.worker_cache("a", load, "a")
+        parallel.worker_cache("b", load, "b")
+        parallel.worker_cache("a", load, "a")  # a is now the most recent
+        parallel.worker_cache("c", load, "c")  # drops b
+        assert parallel.worker_cache_keys() == ["a", "c"]
+        parallel.worker_cache("b", load, "b")  # loaded again, drops a
+    assert loads == ["a", "b", "c", "b"]
+    assert parallel.worker_cache_keys() == ["c", "b"]
+    parallel.clear_worker_cache()

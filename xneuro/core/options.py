@@ -40,6 +40,7 @@ OPTIONS: dict[str, Any] = {
     "dtype": "float32",
     "progress": False,
     "chunk_bytes": 8 * 2**20,
+    "worker_cache_entries": 8,
 }
 
 _VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
@@ -48,6 +49,7 @@ _VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "dtype": (_one_of(_DTYPES), f"one of {_DTYPES}"),
     "progress": (lambda v: isinstance(v, bool), "True or False"),
     "chunk_bytes": (_positive_int, "a positive int (bytes per stored chunk)"),
+    "worker_cache_entries": (_positive_int, "a positive int (objects kept per process)"),
 }
 
 
@@ -77,6 +79,11 @@ class set_options:
         Show progress bars on long calls by default.
     chunk_bytes : int
         Target size in bytes of one stored Zarr chunk.
+    worker_cache_entries : int
+        Most heavy objects (models, weights) that
+        :func:`~xneuro.core.parallel.worker_cache` keeps per process; the
+        least recently used one is dropped first. Workers of a distributed
+        cluster read their own process's value.
 
     Raises
     ------

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
 import xarray as xr
 
 from xneuro.core.errors import DimensionError, input_error
+from xneuro.core.options import OPTIONS
 
 __all__ = ["clear_worker_cache", "cluster", "map_units", "worker_cache", "worker_cache_keys"]
 
@@ -179,7 +181,7 @@ def map_units(
     )
 
 
-_CACHE: dict[Hashable, Any] = {}
+_CACHE: OrderedDict[Hashable, Any] = OrderedDict()
 _KEY_LOCKS: dict[Hashable, threading.Lock] = {}
 _CACHE_LOCK = threading.Lock()
 
@@ -207,18 +209,28 @@ def worker_cache(key: Hashable, loader: Callable[..., Any], *args: Any, **kwargs
         The cached object.
     """
     try:
-        return _CACHE[key]
-    except KeyError:
-        pass
+        hash(key)
     except TypeError as err:
         raise input_error("key", f"is not hashable ({err})", expected="a hashable key") from err
     with _CACHE_LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+    with _CACHE_LOCK:
         lock = _KEY_LOCKS.setdefault(key, threading.Lock())
     with lock:
-        if key not in _CACHE:
-            logger.debug("loading %r into the worker cache", key)
-            _CACHE[key] = loader(*args, **kwargs)
-        return _CACHE[key]
+        with _CACHE_LOCK:
+            if key in _CACHE:  # loaded by another thread while this one waited
+                return _CACHE[key]
+        logger.debug("loading %r into the worker cache", key)
+        value = loader(*args, **kwargs)
+        with _CACHE_LOCK:
+            _CACHE[key] = value
+            while len(_CACHE) > OPTIONS["worker_cache_entries"]:
+                dropped, _ = _CACHE.popitem(last=False)
+                _KEY_LOCKS.pop(dropped, None)
+                logger.debug("dropped %r from the worker cache", dropped)
+        return value
 
 
 def worker_cache_keys() -> list[Hashable]:
