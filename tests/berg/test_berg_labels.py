@@ -26,6 +26,8 @@ def test_to_volume_rebuilds_the_volume(berg, v1_resp):
     np.testing.assert_array_equal(vol.values[:, mask], v1_resp.values)  # BERG: vol[mask] = resp
     assert vol.attrs["affine"] == v1_resp.attrs["affine"] and vol.attrs["roi"] == "V1"
     assert (vol["category"] == v1_resp["category"]).all()
+    assert vol.dtype == v1_resp.dtype == np.float32  # the NaN fill does not widen float32
+    assert to_volume(_lazy(v1_resp, 1)).dtype == np.float32
 
 
 def _lazy(resp, n):

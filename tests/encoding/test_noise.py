@@ -131,6 +131,17 @@ def test_fit_uses_weights_for_wwt(simulated):
                                                  wwt / wwt.mean()), rtol=1e-6)
 
 
+def test_fit_can_subtract_the_baseline_from_the_pseudo_wwt(simulated):
+    model, data, _, _, _ = simulated
+    fitter = ResidualFitter(model, data)
+    omega, _ = fitter.fit(stimulus_range=SRANGE, subtract_baseline=True, max_n_iterations=50)
+    p = fitter.fitted_omega_parameters
+    wwt = pseudo_wwt(model, SRANGE, subtract_baseline=True)
+    assert not np.allclose(wwt, pseudo_wwt(model, SRANGE))  # the population has baselines
+    np.testing.assert_allclose(omega, make_omega(p["tau"], p["rho"], p["sigma2"],
+                                                 wwt / wwt.mean()), rtol=1e-6)
+
+
 def test_shrinkage_is_applied_in_the_fit(simulated):
     model, data, _, _, wwt = simulated
     fitter = ResidualFitter(model, data, lambd=0.3)

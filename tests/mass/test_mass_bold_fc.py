@@ -44,6 +44,7 @@ def test_bold_keeps_dask_lazy_and_labels_sweep_dims(no_compute):
     out = mass.bold(activity(z, extra="k"), tr=0.3)
     assert isinstance(out.data, dsa.Array)
     assert out.dims == ("time", "region", "k") and out.sizes["time"] == 10
+    assert out.attrs["tr"] == 0.3  # not 0.30000000000000004 from 3000 steps of 1e-4
 
 
 def test_bold_of_a_simulation_uses_the_model_observable():

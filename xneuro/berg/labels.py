@@ -28,7 +28,7 @@ def _need(resp: Any, dim: str, coords: tuple[str, ...], function: str) -> None:
 
 
 def _scatter(block: np.ndarray, flat: np.ndarray, size: int, fill: float) -> np.ndarray:
-    out = np.full((*block.shape[:-1], size), fill, dtype=np.result_type(block, type(fill)))
+    out = np.full((*block.shape[:-1], size), fill, dtype=np.result_type(block.dtype, fill))
     out[..., flat] = block
     return out
 
@@ -83,7 +83,7 @@ def to_volume(resp: xr.DataArray, roi: str | None = None,
         _scatter, resp.reset_coords(drop=True).drop_vars(keep_coords, errors="ignore"),
         input_core_dims=[["voxel"]], output_core_dims=[["flat"]],
         kwargs={"flat": flat, "size": int(np.prod(shape)), "fill": fill_value},
-        dask="parallelized", output_dtypes=[np.result_type(resp.dtype, type(fill_value))],
+        dask="parallelized", output_dtypes=[np.result_type(resp.dtype, fill_value)],
         dask_gufunc_kwargs={"output_sizes": {"flat": int(np.prod(shape))}},
     )
     data = out.data.reshape((*out.shape[:-1], *shape))

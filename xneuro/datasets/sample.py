@@ -116,7 +116,7 @@ def sample_bold(
     time = np.arange(n_time) * tr
     ds = xr.Dataset(
         {
-            "bold": (("time", "voxel"), bold.astype(np.float32), {"units": "a.u."}),
+            "bold": (("time", "voxel"), bold.astype(np.float32), {"units": "a.u.", "tr": tr}),
             "paradigm": (("time", "y", "x"), apertures, {"long_name": "bar aperture"}),
             **{
                 f"true_{name}": ("voxel", value.astype(np.float32), {"long_name": f"true pRF {name}"})

@@ -259,7 +259,8 @@ class ResidualFitter:
             self._residuals = residuals
         return self._residuals
 
-    def _wwt(self, wwt: Any, stimulus_range: Any, normalize: bool) -> np.ndarray:
+    def _wwt(self, wwt: Any, stimulus_range: Any, normalize: bool,
+             subtract_baseline: bool) -> np.ndarray:
         n = self._arrays.n_voxels
         if wwt is not None:
             out = _square(wwt, n, "wwt")
@@ -268,7 +269,8 @@ class ResidualFitter:
             out = w.T @ w
         else:
             logger.info("no weights: using the pseudo-WW^T of the voxels' responses")
-            out = pseudo_wwt(self.model, stimulus_range, self._parameters)
+            out = pseudo_wwt(self.model, stimulus_range, self._parameters,
+                             subtract_baseline=subtract_baseline)
         out = np.clip(out, -1e10, 1e10)
         if normalize:
             mean = out.mean()
@@ -283,8 +285,9 @@ class ResidualFitter:
             min_n_iterations: int = 100, method: str = "gauss", normalize_WWT: bool = True,
             learning_rate: float = 0.02, rtol: float = 1e-6, lag: int = 100,
             init_alpha: float = 0.99, init_beta: float = 0.0, spherical: bool = False, *,
-            stimulus_range: Any = None, wwt: Any = None, residuals: Any = None,
-            dtype: str | None = None, progress: bool | None = None) -> tuple[Any, float | None]:
+            stimulus_range: Any = None, subtract_baseline: bool = False, wwt: Any = None,
+            residuals: Any = None, dtype: str | None = None,
+            progress: bool | None = None) -> tuple[Any, float | None]:
         """Fit omega by maximum likelihood of the residuals (Adam in JAX).
 
         Parameters
@@ -303,6 +306,11 @@ class ResidualFitter:
             Fit ``diag(tau^2)`` only.
         stimulus_range : array-like, optional
             For the pseudo-WW^T when there are no weights (see :func:`pseudo_wwt`).
+        subtract_baseline : bool, default False
+            Sum the responses over ``stimulus_range`` with each voxel's baseline
+            set to 0 (as the 2-D pixel default does). For 2-D pRFs with the
+            run's own images as ``stimulus_range`` this usually gives a better
+            omega: the baselines otherwise dominate ``WW^T``.
         wwt : array-like ``(voxel, voxel)``, optional
             A ``WW^T`` to use as given.
         residuals : array-like ``(time, voxel)``, optional
@@ -344,7 +352,7 @@ class ResidualFitter:
         init = {"tau": tau0}
         if not spherical:
             init.update(rho=init_rho, sigma2=init_sigma2)
-            wwt_matrix = self._wwt(wwt, stimulus_range, normalize_WWT)
+            wwt_matrix = self._wwt(wwt, stimulus_range, normalize_WWT, subtract_baseline)
         else:
             wwt_matrix = None
         distance = None

@@ -176,7 +176,8 @@ def bold(
     if transient:
         out = out.sel(time=slice(t_out[0] + transient - 1e-9, None))
     out.name = "bold"
-    out.attrs = {"long_name": "BOLD (Balloon-Windkessel)", "units": "1", "tr": float(every * dt)}
+    out.attrs = {"long_name": "BOLD (Balloon-Windkessel)", "units": "1",
+                 "tr": round(every * dt, 12)}
     return stamp(out, "xneuro.mass.bold", {"tr": tr, "scale": scale, "transient": transient,
                                            "variable": variable, "constants": constants})
 

@@ -208,6 +208,10 @@ def fit_parameters(data: Any, model: EncodingModel, paradigm: Any = None, *, gri
         parameter, ``r2`` and ``sigma2`` (Gaussian noise model); NaN for
         skipped voxels; provenance attrs. Lazy for dask data; reopened from
         the store with ``store=``. ``.to_pandas()`` gives braincoder's layout.
+        An in-memory fit also records ``attrs["n_iterations"]`` (gradient
+        steps taken) and ``attrs["n_masked"]`` (voxels skipped); lazy and
+        stored fits run one schedule per unit and do not (count skipped
+        voxels there with ``result.r2.isnull().sum()``).
 
     Raises
     ------
