@@ -2,12 +2,21 @@
 
 Files (generated in a temporary folder, float32 BOLD-like values):
 
-- NIfTI: 100k voxels (50 x 50 x 40) x 300 volumes, uncompressed and gzip;
+- NIfTI: voxels (a near-cubic volume) x volumes, uncompressed and gzip;
 - CIFTI-2 dense series: 91,282 grayordinates (the HCP 91k count: 29,696 +
-  29,716 cortical vertices, 31,870 subcortical voxels) x 300 volumes.
+  29,716 cortical vertices, 31,870 subcortical voxels) x volumes.
+
+Sizes: ``small`` 25k voxels x 100 volumes and a quarter-size CIFTI (< 60 s on
+2 cores); ``medium`` 100k voxels (50 x 50 x 40) x 300 volumes, the 91k CIFTI x
+300, and a sweep of the temporal mean over 25k x 300, 200k x 300 and 100k x
+1200; ``large`` 1M voxels x 300 volumes (10x medium; 1.2 GB uncompressed),
+the 91k CIFTI x 1200 (an HCP run) and a sweep over 250k x 300 and 2M x 300.
 
 Operations, each run in a fresh subprocess so that peak memory is its own
-(peak RSS above the RSS after imports and set-up, via ``/proc``):
+(peak RSS above the RSS after imports and set-up, via ``/proc``); the
+subprocess first warms up on a tiny file of the same format (imports, thread
+pools), then makes one warm-up call on the real file (``first``, and the peak
+memory) and ``--repeat`` timed calls (``seconds`` is their median):
 
 - ``mean``: temporal mean of every voxel. xneuro:
   ``load_bold(path).mean("time", skipna=False)`` (lazy, voxel chunks, dask
@@ -16,19 +25,23 @@ Operations, each run in a fresh subprocess so that peak memory is its own
   (on a memory map for uncompressed files).
 - ``load``: the whole run in memory. xneuro: ``load_bold(path, chunks=-1).values``
   (one read; dask's compute still copies the block into its result, so the
-  peak is about twice the run);
-  nibabel: ``nibabel.load(path, mmap=False).get_fdata(dtype=float32)`` (with
-  the default memory map nothing would be read yet).
+  peak is about twice the run); nibabel: ``nibabel.load(path, mmap=False)
+  .get_fdata(dtype=float32)`` (with the default memory map nothing would be
+  read yet).
 - ``write``: an in-memory run to a file. xneuro: ``to_nifti``/``to_cifti`` of
   the labeled array; nibabel: ``nibabel.save`` of a ``Nifti1Image``/``Cifti2Image``.
 - ``copy`` (xneuro only): ``to_nifti(load_bold(path))``, file to file without
   holding the run in memory.
 
+Throughput is the file's size over the time, in MB/s (10^6 bytes). File I/O
+has no GPU path: ``--device cuda`` prints that and exits. The Dask work runs
+on the threaded scheduler inside each case's process; ``--workers`` and
+``--scheduler`` are not used (the rows say ``workers 0``).
+
 Usage::
 
-    python benchmarks/bench_io.py --quick     # smallest sizes, < 60 s
-    python benchmarks/bench_io.py             # the sizes above and a size sweep
-    python benchmarks/bench_io.py --json io.json
+    python benchmarks/bench_io.py --size small
+    python benchmarks/bench_io.py --size medium --json io.json
 """
 
 from __future__ import annotations
@@ -36,16 +49,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 HERE = Path(__file__).resolve()
 CIFTI_91K = (29_696, 29_716, 31_870)
+PEER_OPS = ("mean", "load", "write")
+KINDS = {".nii": "NIfTI", ".nii.gz": "NIfTI gz", ".dtseries.nii": "CIFTI dtseries"}
 
 
 # ----------------------------------------------------------------------------- memory
@@ -71,7 +88,7 @@ def _reset_peak() -> None:
 
 
 def _volume_shape(n_voxel: int) -> tuple[int, int, int]:
-    side = round((n_voxel / 0.8) ** (1 / 3) / 1.0)
+    side = round((n_voxel / 0.8) ** (1 / 3))
     k = max(1, round(n_voxel / (side * side)))
     return side, side, k
 
@@ -84,6 +101,7 @@ def _bold_values(n_time: int, n_unit: int, seed: int = 0) -> np.ndarray:
 
 
 def make_nifti(folder: Path, n_voxel: int, n_time: int, gz: bool) -> Path:
+    """A 4-D float32 NIfTI of about ``n_voxel`` voxels x ``n_time`` volumes."""
     import nibabel as nib
 
     shape = _volume_shape(n_voxel)
@@ -97,7 +115,7 @@ def make_nifti(folder: Path, n_voxel: int, n_time: int, gz: bool) -> Path:
     return path
 
 
-def _brain_models(scale: float = 1.0):
+def _brain_models(scale: float = 1.0) -> Any:
     import nibabel as nib
 
     ax = nib.cifti2.cifti2_axes
@@ -111,6 +129,7 @@ def _brain_models(scale: float = 1.0):
 
 
 def make_cifti(folder: Path, n_time: int, scale: float = 1.0) -> Path:
+    """A CIFTI-2 dense series of ``scale`` x 91,282 grayordinates x ``n_time`` frames."""
     import nibabel as nib
 
     axis = _brain_models(scale)
@@ -125,159 +144,176 @@ def make_cifti(folder: Path, n_time: int, scale: float = 1.0) -> Path:
 # ----------------------------------------------------------------------------- workers
 
 
-def _worker(case: str, path: str, folder: str) -> dict[str, float]:
-    """Run one case in this process; return seconds and peak MiB above the set-up RSS."""
+def _operation(case: str, path: str, folder: str) -> Any:
+    """The call that ``case`` times, with its set-up done (not timed)."""
     import nibabel as nib
 
     is_cifti = path.endswith(".dtseries.nii")
-    ours = case.startswith("xneuro")
+    out = Path(folder) / ("out.dtseries.nii" if is_cifti else "out.nii.gz"
+                          if path.endswith(".gz") else "out.nii")
+    if case.startswith("xneuro"):
+        import xneuro.io as xio
+
+        writer = xio.to_cifti if is_cifti else xio.to_nifti
+        if case == "xneuro_mean":  # skipna=False: the same work as numpy's mean
+            return lambda: np.asarray(xio.load_bold(path).mean("time", skipna=False).values)
+        if case == "xneuro_mean_unpacked":
+            return lambda: np.asarray(xio.load_bold(path, unpack_to=folder)
+                                      .mean("time", skipna=False).values)
+        if case == "xneuro_load":  # one chunk, one read
+            return lambda: np.asarray(xio.load_bold(path, chunks=-1).values)
+        if case == "xneuro_write":
+            loaded = xio.load_bold(path).load()
+            return lambda: writer(loaded, out)
+        if case == "xneuro_copy":
+            return lambda: writer(xio.load_bold(path), out)
+    elif case == "nibabel_mean":
+        return lambda: np.asarray(nib.load(path).get_fdata(dtype=np.float32)
+                                  .mean(axis=0 if is_cifti else 3))
+    elif case == "nibabel_load":  # mmap=False: really read (a memmap would defer it)
+        return lambda: nib.load(path, mmap=False).get_fdata(dtype=np.float32)
+    elif case == "nibabel_write":
+        img = nib.load(path)
+        data = img.get_fdata(dtype=np.float32)
+        if is_cifti:
+            return lambda: nib.save(nib.Cifti2Image(data, header=img.header), out)
+        return lambda: nib.save(nib.Nifti1Image(data, img.affine, img.header), out)
+    raise SystemExit(f"unknown case {case}")
+
+
+def _worker(case: str, path: str, folder: str, repeat: int) -> dict[str, float]:
+    """Run one case in this process: seconds (median), first call and its peak MiB."""
+    is_cifti = path.endswith(".dtseries.nii")
     # Warm up on a tiny file of the same format: imports and thread pools are not timed.
     tiny_dir = Path(folder) / "warmup"
     tiny_dir.mkdir(exist_ok=True)
     tiny = (make_cifti(tiny_dir, 4, scale=0.001) if is_cifti
             else make_nifti(tiny_dir, 1000, 4, gz=path.endswith(".gz")))
-    if ours:
-        import xneuro.io as xio
-
-        warm = xio.load_bold(tiny)
-        np.asarray(warm.mean("time").values)
-        (xio.to_cifti if is_cifti else xio.to_nifti)(
-            warm, tiny_dir / ("w.dtseries.nii" if is_cifti else "w.nii"))
-    else:
-        np.asarray(nib.load(tiny).get_fdata(dtype=np.float32).mean())
-    setup = None
-    if case.endswith("write"):
-        if ours:
-            setup = xio.load_bold(path).load()
-        else:
-            img = nib.load(path)
-            setup = (img.get_fdata(dtype=np.float32), img)
+    _operation(case, str(tiny), str(tiny_dir))()
+    op = _operation(case, path, folder)
     _reset_peak()
     base = _rss_kib("VmRSS")
     start = time.perf_counter()
-    out = Path(folder) / ("out.dtseries.nii" if is_cifti else "out.nii.gz"
-                          if path.endswith(".gz") else "out.nii")
-    if case == "xneuro_mean":  # skipna=False: the same work as numpy's mean
-        np.asarray(xio.load_bold(path).mean("time", skipna=False).values)
-    elif case == "xneuro_mean_unpacked":
-        np.asarray(xio.load_bold(path, unpack_to=folder).mean("time", skipna=False).values)
-    elif case == "nibabel_mean":
-        data = nib.load(path).get_fdata(dtype=np.float32)
-        np.asarray(data.mean(axis=0 if is_cifti else 3))
-    elif case == "xneuro_load":  # one chunk, one read
-        np.asarray(xio.load_bold(path, chunks=-1).values)
-    elif case == "nibabel_load":  # mmap=False: really read (a memmap would defer it)
-        nib.load(path, mmap=False).get_fdata(dtype=np.float32)
-    elif case == "xneuro_write":
-        (xio.to_cifti if is_cifti else xio.to_nifti)(setup, out)
-    elif case == "nibabel_write":
-        data, img = setup
-        cls = nib.Cifti2Image if is_cifti else nib.Nifti1Image
-        new = cls(data, header=img.header) if is_cifti else cls(data, img.affine, img.header)
-        nib.save(new, out)
-    elif case == "xneuro_copy":
-        writer = xio.to_cifti if is_cifti else xio.to_nifti
-        writer(xio.load_bold(path), out)
-    else:
-        raise SystemExit(f"unknown case {case}")
-    seconds = time.perf_counter() - start
+    op()
+    first = time.perf_counter() - start
     peak = max(_rss_kib("VmHWM") - base, 0) / 1024
-    return {"seconds": seconds, "peak_mib": peak}
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        op()
+        times.append(time.perf_counter() - start)
+    return {"seconds": statistics.median(times) if times else first, "first": first,
+            "repeats": len(times), "peak_mib": peak, "load": os.getloadavg()[0]}
 
 
-def run_case(case: str, path: Path, folder: Path) -> dict[str, float]:
+def run_case(case: str, path: Path, folder: Path, repeat: int) -> dict[str, Any]:
+    """Run one case in a fresh subprocess; ``{"error": ...}`` when it fails."""
     out = subprocess.run(
-        [sys.executable, str(HERE), "--worker", case, "--path", str(path),
-         "--folder", str(folder)],
+        [sys.executable, str(HERE), "--worker", case, "--file", str(path),
+         "--folder", str(folder), "--repeat", str(repeat)],
         capture_output=True, text=True, check=False,
     )
     if out.returncode != 0:
-        raise RuntimeError(f"{case} on {path.name} failed:\n{out.stderr[-2000:]}")
+        return {"error": f"{case} on {path.name} failed: "
+                         + (out.stderr.strip().splitlines() or ["no output"])[-1][:300]}
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 # ----------------------------------------------------------------------------- main
 
 
-def _table(rows: list[dict[str, object]]) -> str:
-    header = f"{'file':<34} {'op':<6} {'MiB':>6} {'xneuro s':>9} {'xneuro MiB':>11} " \
-             f"{'nibabel s':>10} {'nibabel MiB':>12} {'load avg':>9}"
-    lines = [header, "-" * len(header)]
-    for r in rows:
-        peer_s = "" if r["nibabel_s"] is None else f"{r['nibabel_s']:.2f}"
-        peer_m = "" if r["nibabel_mib"] is None else f"{r['nibabel_mib']:.0f}"
-        lines.append(f"{r['file']:<34} {r['op']:<6} {r['size_mib']:>6.0f} {r['xneuro_s']:>9.2f} "
-                     f"{r['xneuro_mib']:>11.0f} {peer_s:>10} {peer_m:>12} {r['load']:>9.2f}")
-    return "\n".join(lines)
+def _kind(path: Path) -> str:
+    return next(v for k, v in sorted(KINDS.items(), key=lambda kv: -len(kv[0]))
+                if path.name.endswith(k))
 
 
-def bench_file(path: Path, folder: Path, ops: list[str]) -> list[dict[str, object]]:
+def bench_file(path: Path, folder: Path, ops: list[str], repeat: int, n_unit: int,
+               n_time: int) -> list:
+    """The rows of ``ops`` on one file, xneuro and (where it has the op) nibabel."""
+    from xneuro.bench.harness import Result
+
+    size_bytes = os.path.getsize(path)
+    size = f"{n_unit / 1000:.0f}k x {n_time} ({size_bytes / 2**20:.0f} MiB)"
     rows = []
-    size = os.path.getsize(path) / 2**20
     for op in ops:
-        load = os.getloadavg()[0]
-        ours = run_case(f"xneuro_{op}", path, folder)
-        peer = run_case(f"nibabel_{op}", path, folder) if op in ("mean", "load", "write") \
-            else None
-        rows.append({"file": path.name, "op": op, "size_mib": size,
-                     "xneuro_s": ours["seconds"], "xneuro_mib": ours["peak_mib"],
-                     "nibabel_s": None if peer is None else peer["seconds"],
-                     "nibabel_mib": None if peer is None else peer["peak_mib"],
-                     "load": load})
-        print(_table(rows[-1:]).splitlines()[-1], flush=True)
+        for who in ("xneuro", "nibabel") if op in PEER_OPS else ("xneuro",):
+            m = run_case(f"{who}_{op}", path, folder, repeat)
+            case = f"{op} {_kind(path)}"
+            if "error" in m:
+                row = Result(benchmark="io", case=case, size=size, who=who,
+                             seconds=float("nan"), note=m["error"])
+            else:
+                row = Result(benchmark="io", case=case, size=size, who=who,
+                             seconds=m["seconds"], first_seconds=m["first"],
+                             repeats=m["repeats"], throughput=size_bytes / 1e6 / m["seconds"],
+                             unit="MB/s", peak_host_mb=m["peak_mib"], load=m["load"])
+            rows.append(row)
+            print(f"  {case:<28} {size:>24} {who:<8} {row.seconds:8.3f} s "
+                  f"(first {row.first_seconds or float('nan'):.3f} s, "
+                  f"{row.peak_host_mb or float('nan'):.0f} MiB) {row.note}", flush=True)
     return rows
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Generate the files, run every case in a subprocess and print the table."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smallest sizes only (< 60 s)")
-    parser.add_argument("--json", help="also write the rows to this JSON file")
-    parser.add_argument("--worker", help=argparse.SUPPRESS)
-    parser.add_argument("--path", help=argparse.SUPPRESS)
-    parser.add_argument("--folder", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.worker:
-        print(json.dumps(_worker(args.worker, args.path, args.folder)))
-        return
+def _plan(size: str) -> tuple[list[tuple[str, int, int, list[str]]], list[tuple[int, int]]]:
+    """Headline files (kind, units, volumes, ops) and the mean sweep (voxels, volumes)."""
+    if size == "small":
+        return [("nii", 25_000, 100, ["mean", "write"]), ("gz", 25_000, 100, ["mean"]),
+                ("cifti", 25, 100, ["mean"])], []
+    n_voxel, n_time_cifti = (100_000, 300) if size == "medium" else (1_000_000, 1200)
+    headline = [("nii", n_voxel, 300, ["mean", "load", "write", "copy"]),
+                ("gz", n_voxel, 300, ["mean", "mean_unpacked", "load", "write"]),
+                ("cifti", 100, n_time_cifti, ["mean", "load", "write"])]
+    sweep = ([(25_000, 300), (200_000, 300), (100_000, 1200)] if size == "medium"
+             else [(250_000, 300), (2_000_000, 300)])
+    return headline, sweep
 
+
+def main(argv: list[str] | None = None) -> int:
+    """Generate the files, run every case in a subprocess and print the rows."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["--worker"]:  # one case; the nibabel ones import no xneuro
+        worker = argparse.ArgumentParser()
+        for name in ("--worker", "--file", "--folder"):
+            worker.add_argument(name)
+        worker.add_argument("--repeat", type=int)
+        wargs = worker.parse_args(argv)
+        print(json.dumps(_worker(wargs.worker, wargs.file, wargs.folder, wargs.repeat)))
+        return 0
+    from xneuro.bench.harness import add_arguments, finish
+
+    parser = add_arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
+    args = parser.parse_args(argv)
+    if args.device != "cpu":
+        print("bench_io: file I/O has no GPU path; skipping --device cuda")
+        return 0
+    if args.workers or args.scheduler:
+        print("bench_io: each case runs its Dask work on the threaded scheduler in its own "
+              "process; --workers/--scheduler are not used")
     import nibabel
 
-    import xneuro
-
-    print(f"xneuro {xneuro.__version__}, nibabel {nibabel.__version__}, numpy {np.__version__}, "
-          f"{os.cpu_count()} CPUs; load average (1 min) is shown beside every row: other "
-          "work on the machine slows the timings")
-    rows: list[dict[str, object]] = []
+    print(f"bench_io --size {args.size}: nibabel {nibabel.__version__}, numpy {np.__version__}, "
+          f"{os.cpu_count()} CPUs", flush=True)
+    headline, sweep = _plan(args.size)
+    rows = []
     with tempfile.TemporaryDirectory(prefix="bench_io_") as tmp:
         folder = Path(tmp)
-        if args.quick:
-            headline = [(make_nifti(folder, 25_000, 100, gz=False), ["mean", "write"]),
-                        (make_nifti(folder, 25_000, 100, gz=True), ["mean"]),
-                        (make_cifti(folder, 100, scale=0.25), ["mean"])]
-            sweep: list[tuple[int, int]] = []
-        else:
-            headline = [
-                (make_nifti(folder, 100_000, 300, gz=False), ["mean", "load", "write", "copy"]),
-                (make_nifti(folder, 100_000, 300, gz=True),
-                 ["mean", "mean_unpacked", "load", "write"]),
-                (make_cifti(folder, 300), ["mean", "load", "write"]),
-            ]
-            sweep = [(25_000, 300), (200_000, 300), (100_000, 1200)]
-        print(_table([]))
-        for path, ops in headline:
-            rows += bench_file(path, folder, ops)
+        for kind, n, n_time, ops in headline:
+            if kind == "cifti":  # n is the percentage of the 91k grayordinates
+                path = make_cifti(folder, n_time, scale=n / 100)
+                n_unit = len(_brain_models(n / 100))
+            else:
+                path = make_nifti(folder, n, n_time, gz=kind == "gz")
+                n_unit = int(np.prod(_volume_shape(n)))
+            rows += bench_file(path, folder, ops, args.repeat, n_unit, n_time)
             path.unlink()
-        if sweep:
-            print("\nsize sweep (uncompressed NIfTI, temporal mean):")
-            for n_voxel, n_time in sweep:
-                path = make_nifti(folder, n_voxel, n_time, gz=False)
-                rows += bench_file(path, folder, ["mean"])
-                path.unlink()
-    print("\n" + _table(rows))
-    if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=2))
+        for n_voxel, n_time in sweep:
+            path = make_nifti(folder, n_voxel, n_time, gz=False)
+            rows += bench_file(path, folder, ["mean"], args.repeat,
+                               int(np.prod(_volume_shape(n_voxel))), n_time)
+            path.unlink()
+    return finish(rows, args, f"\nio ({args.size}): xneuro.io beside nibabel + numpy; "
+                              "every case in its own process")
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

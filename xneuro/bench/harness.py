@@ -23,6 +23,7 @@ Conventions
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import datetime as _dt
 import json
@@ -32,7 +33,7 @@ import statistics
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -186,11 +187,13 @@ class PeakMemory:
 
     Sampled every ``interval`` seconds in a thread; very short peaks of small
     calls may be missed. GPU peak memory (torch) is read when ``device`` is
-    ``"cuda"``.
+    ``"cuda"``. With ``children=True`` the resident sets of this process's
+    child processes (e.g. the workers of a ``LocalCluster``) are added in.
     """
 
-    def __init__(self, interval: float = 0.002, device: str = "cpu") -> None:
-        self.interval, self.device = interval, device
+    def __init__(self, interval: float = 0.002, device: str = "cpu",
+                 children: bool = False) -> None:
+        self.interval, self.device, self.children = interval, device, children
         self.megabytes = 0.0
         self.gpu_megabytes: float | None = None
         self._stop = threading.Event()
@@ -198,7 +201,13 @@ class PeakMemory:
     def _rss(self) -> int:
         import psutil
 
-        return psutil.Process().memory_info().rss
+        process = psutil.Process()
+        total = process.memory_info().rss
+        if self.children:
+            for child in process.children(recursive=True):
+                with contextlib.suppress(psutil.Error):  # a child that just exited
+                    total += child.memory_info().rss
+        return total
 
     def _sample(self) -> None:
         while not self._stop.is_set():
@@ -241,11 +250,12 @@ class Timing:
 
 
 def measure(func: Callable[[], Any], repeat: int = 3, device: str = "cpu",
-            warmup: bool = True) -> Timing:
+            warmup: bool = True, children: bool = False) -> Timing:
     """Time ``func``: one warm-up call, then the median of ``repeat`` calls.
 
     The peak memory is that of the warm-up call (or of the first timed call
-    with ``warmup=False``). On ``device="cuda"`` the GPU is synchronised
+    with ``warmup=False``); ``children=True`` adds the child processes'
+    resident sets (Dask workers). On ``device="cuda"`` the GPU is synchronised
     around each call (``func`` should return only after its work is queued).
     """
     def call() -> float:
@@ -257,7 +267,7 @@ def measure(func: Callable[[], Any], repeat: int = 3, device: str = "cpu",
             torch.cuda.synchronize()
         return time.perf_counter() - start
 
-    with PeakMemory(device=device) as memory:
+    with PeakMemory(device=device, children=children) as memory:
         first = call()
     times = [call() for _ in range(repeat)] if warmup else [first] + [
         call() for _ in range(repeat - 1)]
@@ -362,3 +372,61 @@ def read_results(path: str | os.PathLike) -> tuple[dict[str, Any], list[Result]]
     payload = json.loads(Path(path).read_text())
     rows = [Result.from_dict(r) for r in payload.pop("results")]
     return payload, rows
+
+
+def select_jax_platform(device: str) -> None:
+    """Make JAX, imported after this call, run on ``device``.
+
+    ``"cpu"`` sets ``JAX_PLATFORMS=cpu`` (inherited by Dask worker processes
+    too), so that a machine with a GPU still measures the CPU when asked to;
+    ``"cuda"`` leaves JAX's default (the GPU when jaxlib has CUDA). Call it
+    at the start of a script's ``main``, before anything imports JAX; if JAX
+    is already imported nothing changes.
+    """
+    if device == "cpu" and "jax" not in sys.modules:
+        os.environ["JAX_PLATFORMS"] = "cpu"
+
+
+@contextlib.contextmanager
+def dask_client(args: argparse.Namespace) -> Iterator[tuple[Any, int]]:
+    """The Dask cluster a script's ``--scheduler`` / ``--workers`` ask for.
+
+    Yields ``(client, workers)``: a :class:`distributed.Client` connected to
+    ``--scheduler``, or owning a ``LocalCluster`` of ``--workers`` single-
+    threaded worker processes (closed on leaving the block), with its worker
+    count; ``(None, 0)`` when neither was given (in-process work).
+    """
+    scheduler = getattr(args, "scheduler", None)
+    workers = getattr(args, "workers", 0) or 0
+    if scheduler:
+        import distributed
+
+        with distributed.Client(scheduler, set_as_default=True) as client:
+            yield client, len(client.scheduler_info().get("workers", {}))
+    elif workers > 0:
+        from xneuro.core.parallel import cluster
+
+        with cluster(n_workers=workers, threads_per_worker=1, processes=True,
+                     dashboard_address=None, memory_limit=None) as client:
+            yield client, workers
+    else:
+        yield None, 0
+
+
+def jax_gpu_peak_mb() -> float | None:
+    """Peak memory JAX's allocator held on its first GPU so far (MB), or ``None``.
+
+    Unlike :class:`PeakMemory`'s torch figure this is the peak since the
+    process started, not per call: read it after the largest case.
+    """
+    jax = sys.modules.get("jax")
+    if jax is None:
+        return None
+    try:
+        gpus = [d for d in jax.devices() if d.platform == "gpu"]
+        stats = gpus[0].memory_stats() if gpus else None
+    except Exception:  # no GPU backend, or a backend without memory statistics
+        return None
+    if not stats or "peak_bytes_in_use" not in stats:
+        return None
+    return stats["peak_bytes_in_use"] / 2**20
