@@ -181,7 +181,7 @@ class EncodingModel(abc.ABC):
     @classmethod
     @abc.abstractmethod
     def load_network(cls, recipe: Recipe) -> Any:
-        """Load the network: a callable from uint8 images (B, 3, H, W) to (B, *output_shape)."""
+        """Load the network: a callable from uint8 images (B, 3, H, W) to ``(B, *output_shape)``."""
         ...
 
     @classmethod

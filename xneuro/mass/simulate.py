@@ -253,7 +253,7 @@ def simulate(
     Parameters
     ----------
     conn : Dataset, DataArray or ndarray
-        Connectome Dataset (``weights`` (region, region_), ``lengths`` in mm
+        Connectome Dataset (``weights`` ``(region, region_)``, ``lengths`` in mm
         for delays) as from :func:`xneuro.mass.connectome`, or a weight matrix
         (row = target region, column = source).
     model : Model
