@@ -1,61 +1,69 @@
-"""Benchmark xneuro.dnn against dnnbrain's recorded figures: pool, fe, convolve_hrf, I/O, extraction.
+"""Benchmark xneuro.dnn beside dnnbrain: pool, fe, convolve_hrf, .act.h5/Zarr I/O, extraction.
 
-Work (random ReLU-like float32 activations, seeded):
+Work (random ReLU-like float32 activations, seeded), by ``--size``:
 
-1. ``layer``: one conv layer (n stimuli x 256 channels x 14 x 14; n = 2000 as in
-   the reference notes, 200 with ``--quick``) in memory: ``pool`` (each method;
-   L1/L2 both as vector norms and as dnnbrain's matrix norms), ``fe`` (pca,
-   hist, psd; each axis), ``convolve_hrf`` (dnnbrain's event designs),
-   ``.act.h5`` save/load and Zarr save/load.
-2. ``sweep``: pool max, fe pca and convolve_hrf as n grows.
-3. ``extract``: images/s of a small AlexNet-like CNN (4 conv layers, 64 x 64
-   images): xneuro (all layers in one pass, batch 64) beside the way dnnbrain
-   extracts (one pass over the stimuli per layer, batch 8; emulated here
-   with plain PyTorch hooks, since dnnbrain ships no weights here).
-4. ``big``: a layer 4x larger than the memory limit (default 500 MB: 10,000 x
-   256 x 14 x 14 float32 = 2.0 GB in a Zarr store, chunks of 50 stimuli).
-   Every operation runs in a child process whose resident memory the parent
-   watches every 20 ms and kills above its baseline (python + xneuro + the
-   opened store) plus the limit; results stream to Zarr. Also an extraction
-   of 2000 images into a store (400 MB layer) under the limit.
+- ``small`` (< 1 min on 2 cores): a layer of 200 stimuli x 256 channels x 14 x 14,
+  extraction of 32 images; no larger-than-memory case; the slowest dnnbrain calls
+  are left out.
+- ``medium``: the issue's sizes: 2000 x 256 x 14 x 14 (401 MB) in memory, extraction
+  of 512 images, and a layer 4x larger than the memory limit (``--limit-mb``,
+  default 500 MB: a 2 GB Zarr store), each operation in a child process that is
+  killed above its baseline RSS plus the limit.
+- ``large``: medium, plus a sweep of pool max / fe pca / convolve_hrf over n.
 
-dnnbrain was not installed (it pins numpy 1.16 and needs weights that are not
-available here). Two dnnbrain columns: ``dnnb here`` re-runs, in this process
-and under the same load, the numpy/scipy/scikit-learn calls that dnnbrain
-makes for the case (as the reference notes describe them; slow ones on a
-fraction of the work, scaled up); ``recorded`` is dnnbrain's own time from the
-reference notes (measured at another time, so other load).
-Our memory is the peak RSS during the operation above the RSS before it
-(``/proc/self/clear_refs``); ``big`` reports the child's whole peak RSS. The
-1-minute load average is printed with each section: other jobs share the
-2 CPU cores, so times vary between runs.
+Rows (:class:`xneuro.bench.harness.Result`), per case:
 
-Usage::
+- ``xneuro``: our time (median of ``--repeat`` after a warm-up), peak memory;
+  for pool max/mean, ``hw_fraction`` is the memory floor (the time numpy takes
+  to read the array once in 2 threads) over our time; for PCA, the achieved
+  GEMM FLOP/s over :func:`~xneuro.bench.harness.gemm_peak_flops`.
+- ``dnnbrain calls``: the numpy/scipy/scikit-learn calls dnnbrain makes for the
+  case (as the reference notes describe them), run here under the same load;
+  the slowest on a fraction of the work and scaled up (said in the note).
+  dnnbrain itself is not installed (it pins numpy 1.16 and needs weights).
+- ``dnnbrain`` (``source="recorded"``): dnnbrain's own time from
+  /work/shared/reference/dnnbrain.md section 4 (2000 stimuli; another time,
+  so another load).
+- ``numpy`` (``read floor``/``copy``): the memory-bandwidth floor of this machine.
 
-    python benchmarks/bench_dnn.py --quick       # smallest sizes, < 60 s
-    python benchmarks/bench_dnn.py               # the issue's sizes (several minutes)
-    python benchmarks/bench_dnn.py --json dnn.json --limit-mb 500
+``--device cuda`` runs the extraction on the GPU (the operations are CPU
+kernels) and skips cleanly without one. ``--workers N``/``--scheduler`` run the
+layer operations on a chunked (dask) layer on that cluster.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-CHANNELS, SIDE = 256, 14
+from xneuro.bench.harness import (
+    Result,
+    add_arguments,
+    finish,
+    gemm_peak_flops,
+    load_average,
+    measure,
+    require_device,
+)
 
-#: dnnbrain's wall times from the reference notes (2000 x 256 x 14 x 14 unless noted).
+BENCH = "dnn"
+CHANNELS, SIDE = 256, 14
+SIZES = {"small": {"n": 200, "images": 32, "big": False, "sweep": []},
+         "medium": {"n": 2000, "images": 512, "big": True, "sweep": []},
+         "large": {"n": 2000, "images": 2048, "big": True, "sweep": [500, 1000, 2000, 4000]}}
+
+#: dnnbrain's wall times from the reference notes (2000 x 256 x 14 x 14 float32).
 RECORDED = {
     "pool max": 0.116, "pool mean": 0.077, "pool median": 2.01,
     "pool L1 (matrix)": 0.53, "pool L2 (matrix)": 13.7,
@@ -68,68 +76,44 @@ RECORDED = {
     "convolve_hrf pooled 256, 2000 frames, ops=100": 1.65,
     ".act.h5 save": 17.5, ".act.h5 load": 4.3,
 }
-NOTES = {"fe hist 10 (row_col)": "recorded 5.9 s for 200 stimuli, x10"}
+#: dnnbrain's calls not run at ``--size small`` (each takes 10 s or more under load).
+SLOW_PEERS = {"fe pca 50 (axis None)", "fe pca 10 (row_col)", "fe pca 10 (chn)",
+              "pool L2 (matrix)"}
+RECORDED_NOTES = {"fe hist 10 (row_col)": "recorded 5.9 s for 200 stimuli, x10"}
 
 
-# ----------------------------------------------------------------------------- measuring
+class Table:
+    """The rows of this run, printed as they come."""
 
+    def __init__(self, args: argparse.Namespace, workers: int = 0) -> None:
+        self.args, self.workers, self.rows = args, workers, []
 
-def _kib(field: str) -> int:
-    with open("/proc/self/status") as file:
-        for line in file:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
+    def add(self, case: str, size: str, seconds: float, who: str = "xneuro",
+            **extra: Any) -> Result:
+        extra.setdefault("load", round(load_average(), 2))
+        row = Result(BENCH, case, size, who, seconds, device=extra.pop("device", "cpu"),
+                     workers=self.workers if who == "xneuro" else 0, **extra)
+        self.rows.append(row)
+        mb = "" if row.peak_host_mb is None else f"{row.peak_host_mb:7.0f} MB"
+        load = "" if row.load is None else f"  load {row.load:.1f}"
+        print(f"  {who:<15} {case:<48} {seconds:9.4f} s {mb}{load}"
+              + (f"  ({row.note})" if row.note else ""), flush=True)
+        return row
 
+    def run(self, case: str, size: str, func: Callable[[], Any], who: str = "xneuro",
+            repeat: int | None = None, scale: float = 1.0, warmup: bool = True,
+            **extra: Any) -> Result:
+        """Time ``func``: a warm-up and the median of ``repeat`` calls, or one call
+        (``warmup=False, repeat=1``: the slow peer calls, which compile nothing)."""
+        timing = measure(func, self.args.repeat if repeat is None else repeat, warmup=warmup)
+        return self.add(case, size, timing.seconds * scale, who, repeats=timing.repeats,
+                        first_seconds=timing.first_seconds * scale,
+                        peak_host_mb=round(timing.peak_host_mb, 1), **extra)
 
-def measure(op: Callable[[], Any]) -> tuple[float, float]:
-    """Wall seconds and peak RSS above the starting RSS (MB) of ``op()``."""
-    try:
-        with open("/proc/self/clear_refs", "w") as file:
-            file.write("5")
-    except OSError:
-        pass
-    before = _kib("VmRSS")
-    start = time.perf_counter()
-    op()
-    seconds = time.perf_counter() - start
-    return seconds, max(_kib("VmHWM") - before, 0) / 1024
-
-
-def load() -> float:
-    return os.getloadavg()[0]
-
-
-def row(table: list[dict], case: str, seconds: float, mb: float,
-        peer: float | None = None, **extra: Any) -> None:
-    """Print and keep one line: ours, dnnbrain's calls re-run here, dnnbrain's recorded time."""
-    recorded = RECORDED.get(case)
-    entry = {"case": case, "seconds": round(seconds, 4), "peak_mb": round(mb, 1),
-             "dnnbrain_here_s": None if peer is None else round(peer, 4),
-             "speedup_here": round(peer / seconds, 1) if peer and seconds > 0 else None,
-             "dnnbrain_recorded_s": recorded,
-             "speedup_recorded": round(recorded / seconds, 1) if recorded and seconds > 0 else None,
-             "load": round(load(), 2), **extra}
-    if case in NOTES:
-        entry["note"] = NOTES[case]
-    table.append(entry)
-
-    def cell(value: float | None, width: int = 9) -> str:
-        return f"{value:>{width}.3f}" if value is not None else " " * (width - 1) + "-"
-
-    def ratio(value: float | None) -> str:
-        return f"{value:>7.1f}x" if value is not None else "       -"
-
-    note = entry.get("note")
-    print(f"  {case:<46} {seconds:>8.3f} {mb:>7.0f} {cell(entry['dnnbrain_here_s'])} "
-          f"{ratio(entry['speedup_here'])} {cell(recorded)} {ratio(entry['speedup_recorded'])}"
-          f"  load {entry['load']:.1f}" + (f"  ({note})" if note else ""), flush=True)
-
-
-def header(title: str) -> None:
-    print(f"\n{title}  (1-min load average {load():.1f})")
-    print(f"  {'case':<46} {'ours s':>8} {'peak MB':>7} {'dnnb here':>9} {'speedup':>8} "
-          f"{'recorded':>9} {'speedup':>8}")
+    def recorded(self, case: str, size: str, n: int) -> None:
+        if n == 2000 and case in RECORDED:
+            self.add(case, size, RECORDED[case], "dnnbrain", source="recorded", repeats=0,
+                     load=None, note=RECORDED_NOTES.get(case, "reference notes, section 4"))
 
 
 def make_layer(n: int, seed: int = 0) -> Any:
@@ -140,8 +124,9 @@ def make_layer(n: int, seed: int = 0) -> Any:
     return xr.DataArray(values, dims=("stimulus", "channel", "row", "column"), name="conv5")
 
 
-def events_150() -> tuple[np.ndarray, np.ndarray, int, float]:
-    return 6.0 + 4.0 * np.arange(150), np.ones(150), 310, 2.0
+def computed(result: Any) -> Any:
+    """Compute a lazy result (dask), so that its time is measured."""
+    return result.compute() if getattr(result, "chunks", None) is not None else result
 
 
 # ----------------------------------------------------------------------------- dnnbrain's calls
@@ -171,187 +156,256 @@ def dnnbrain_convolve(x: np.ndarray, onsets: np.ndarray, durations: np.ndarray, 
     return np.concatenate(out, axis=1)
 
 
-def peer_calls(x: np.ndarray) -> dict[str, tuple[Callable[[], Any], float]]:
-    """dnnbrain's computation for each case (numpy/scipy/sklearn calls), with the factor by
-    which a subset's time is scaled up (``> 1``: run on a fraction, marked ``*``)."""
+def dnnbrain_calls(x: np.ndarray, thin: int = 1) -> dict[str, tuple[Callable[[], Any], float]]:
+    """dnnbrain's computation of each case, and the factor its time is scaled by (> 1: a part).
+
+    ``thin`` runs the slowest on a ``thin`` times smaller part (for ``--size small``).
+    """
     import scipy.signal
     from sklearn.decomposition import PCA
 
     n = len(x)
-    sub = max(2, n // 10)
+    part = max(2, n // 10)
+    channels, positions = range(0, CHANNELS, 8 * thin), range(0, SIDE, 7 * thin)
     flat = x.reshape(n, -1)
-    calls: dict[str, tuple[Callable[[], Any], float]] = {
+    return {
         "pool max": (lambda: np.max(x, axis=(2, 3), keepdims=True), 1),
         "pool mean": (lambda: np.mean(x, axis=(2, 3), keepdims=True), 1),
-        "pool median": (lambda: np.median(x, axis=(2, 3), keepdims=True), 1),
+        "pool median": (lambda: np.median(x[:part], axis=(2, 3), keepdims=True), n / part),
         "pool L1 (matrix)": (lambda: np.linalg.norm(x, 1, axis=(2, 3), keepdims=True), 1),
-        "pool L2 (matrix)": (lambda: np.linalg.norm(x[:sub], 2, axis=(2, 3)), n / sub),
-        "fe pca 50 (axis None)": (lambda: PCA(50).fit_transform(flat), 1),
-        "fe pca 10 (row_col)": (lambda: [PCA(10).fit_transform(x[:, c].reshape(n, -1))
-                                         for c in range(0, CHANNELS, 8)], 8),
-        "fe pca 10 (chn)": (lambda: [PCA(10).fit_transform(x[:, :, r, c])
-                                     for r in range(0, SIDE, 7) for c in range(SIDE)], 7),
-        "fe hist 20 (axis None)": (lambda: [np.histogram(v, 20) for v in flat[:sub]], n / sub),
-        "fe hist 10 (row_col)": (lambda: [np.histogram(v, 10) for v in
-                                          x[:sub // 4].reshape(-1, SIDE * SIDE)], n / (sub // 4)),
-        "fe hist 10 (chn)": (lambda: [np.histogram(v, 10) for v in
-                                      x[:sub // 4].transpose(0, 2, 3, 1).reshape(-1, CHANNELS)],
-                             n / (sub // 4)),
+        "pool L2 (matrix)": (lambda: np.linalg.norm(x[:part], 2, axis=(2, 3)), n / part),
+        "fe pca 50 (axis None)": (lambda: PCA(50, random_state=0).fit_transform(flat), 1),
+        "fe pca 10 (row_col)": (lambda: [PCA(10, random_state=0).fit_transform(
+            x[:, c].reshape(n, -1)) for c in channels], CHANNELS / len(channels)),
+        "fe pca 10 (chn)": (lambda: [PCA(10, random_state=0).fit_transform(x[:, :, r, c])
+                                     for r in positions for c in range(SIDE)],
+                            SIDE / len(positions)),
+        "fe hist 20 (axis None)": (lambda: [np.histogram(v, 20) for v in flat[:part]], n / part),
+        "fe hist 10 (row_col)": (lambda: [np.histogram(v, 10) for v in x[:part // 4].reshape(
+            -1, SIDE * SIDE)], n / (part // 4)),
+        "fe hist 10 (chn)": (lambda: [np.histogram(v, 10) for v in x[:part // 4].transpose(
+            0, 2, 3, 1).reshape(-1, CHANNELS)], n / (part // 4)),
         "fe psd 50 (axis None)": (lambda: scipy.signal.periodogram(flat)[1][:, :50], 1),
         "fe psd 10 (row_col)": (lambda: [scipy.signal.periodogram(x[:, c].reshape(n, -1))[1]
                                          for c in range(CHANNELS)], 1),
         "fe psd 10 (chn)": (lambda: [scipy.signal.periodogram(x[:, :, r, c])[1]
                                      for r in range(SIDE) for c in range(SIDE)], 1),
     }
-    return calls
 
 
-def peer_time(calls: dict, case: str) -> float | None:
-    if case not in calls:
-        return None
-    call, factor = calls[case]
-    return measure(call)[0] * factor
+# ----------------------------------------------------------------------------- floors
+
+
+def read_floor(x: np.ndarray, repeat: int = 5) -> tuple[float, float]:
+    """Seconds to read ``x`` once (fastest of sum / dot in 2 threads) and to copy it once."""
+    flat = x.reshape(-1)
+    half = len(flat) // 2
+    halves = [flat[:half], flat[half:]]
+    ones = np.ones(len(flat) - half, dtype=flat.dtype)
+    out = np.empty_like(flat)
+
+    def best(func: Callable[[], Any]) -> float:
+        func()
+        times = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            func()
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    with ThreadPoolExecutor(2) as pool:
+        summed = best(lambda: list(pool.map(np.sum, halves)))
+        dotted = best(lambda: list(pool.map(lambda h: np.dot(h, ones[:len(h)]), halves)))
+        copied = best(lambda: list(pool.map(lambda s: np.copyto(out[s], flat[s]),
+                                            [slice(0, half), slice(half, None)])))
+    return min(summed, dotted), copied
 
 
 # ----------------------------------------------------------------------------- sections
 
 
-def layer_section(n: int, table: list[dict], workdir: Path) -> None:
+def layer_section(table: Table, n: int, workdir: Path, client: Any) -> None:
     import xneuro.dnn as dnn
 
-    header(f"1. one layer in memory: {n} x {CHANNELS} x {SIDE} x {SIDE} float32 "
-           f"({n * CHANNELS * SIDE * SIDE * 4 / 1e6:.0f} MB)")
+    size = f"{n} x {CHANNELS} x {SIDE} x {SIDE} float32"
     layer = make_layer(n)
-    calls = peer_calls(layer.values)
+    print(f"\n1. one layer: {size} ({layer.nbytes / 1e6:.0f} MB)"
+          + (" chunked, on the Dask cluster" if client is not None else " in memory"))
+    data = layer.chunk({"stimulus": max(1, n // 20)}) if client is not None else layer
+    thin = 1 if n >= 2000 else 4
+    calls = dnnbrain_calls(layer.values, thin)
+    floor, copy = read_floor(layer.values)
+    table.add("read the layer once (memory floor)", size, floor, "numpy",
+              note=f"{layer.nbytes / floor / 1e9:.1f} GB/s: fastest of sum / dot in 2 threads")
+    table.add("copy the layer once", size, copy, "numpy", note="read + write, 2 threads")
+    peak = gemm_peak_flops()
 
-    def both(case: str, op: Callable[[], Any]) -> None:
-        seconds, mb = measure(op)
-        row(table, case, seconds, mb, peer_time(calls, case))
+    def case(name: str, op: Callable[[], Any], flops: float | None = None) -> None:
+        ours = table.run(name, size, lambda: computed(op()))
+        if name in ("pool max", "pool mean"):
+            ours.hw_fraction = round(floor / ours.seconds, 3)
+            ours.note = f"{100 * floor / ours.seconds:.0f}% of the read floor"
+        if flops is not None:
+            ours.hw_fraction = round(flops / ours.seconds / peak, 3)
+            ours.note = f"{flops / 1e9:.0f} GFLOP, {flops / ours.seconds / 1e9:.0f} GFLOP/s"
+        if name in calls and not (thin > 1 and name in SLOW_PEERS):
+            call, factor = calls[name]
+            once = factor > 1 or name.startswith("fe pca")  # slow: one call, no warm-up
+            table.run(name, size, call, "dnnbrain calls", repeat=1 if once else None,
+                      warmup=not once, scale=factor,
+                      note="" if factor == 1 else f"on 1/{factor:.0f} of the work, x{factor:.0f}")
+        table.recorded(name, size, n)
 
     for method in ("max", "mean", "median"):
-        both(f"pool {method}", lambda m=method: dnn.pool(layer, m))
+        case(f"pool {method}", lambda m=method: dnn.pool(data, m))
     for method in ("L1", "L2"):
-        both(f"pool {method} (vector)", lambda m=method: dnn.pool(layer, m))
-        both(f"pool {method} (matrix)", lambda m=method: dnn.pool(layer, m, norm="matrix"))
-    for method, k in (("pca", 50), ("hist", 20), ("psd", 50)):
-        both(f"fe {method} {k} (axis None)", lambda m=method, k=k: dnn.fe(layer, m, k))
+        case(f"pool {method} (vector)", lambda m=method: dnn.pool(data, m))
+        case(f"pool {method} (matrix)", lambda m=method: dnn.pool(data, m, norm="matrix"))
+    units = CHANNELS * SIDE * SIDE
+    krylov = 6 * 2 * n * units * 60  # 6 passes of x (n x U) @ (U x 60)
+    case("fe pca 50 (axis None)", lambda: dnn.fe(data, "pca", 50), flops=krylov)
+    case("fe hist 20 (axis None)", lambda: dnn.fe(data, "hist", 20))
+    case("fe psd 50 (axis None)", lambda: dnn.fe(data, "psd", 50))
+    covariances = {"row_col": 2 * n * (SIDE * SIDE) ** 2 * CHANNELS,
+                   "chn": 2 * n * CHANNELS**2 * SIDE * SIDE}
     for axis in ("row_col", "chn"):
-        for method, k in (("pca", 10), ("hist", 10), ("psd", 10)):
-            both(f"fe {method} {k} ({axis})",
-                 lambda m=method, k=k, a=axis: dnn.fe(layer, m, k, axis=a))
-    onsets, durations, n_vol, tr = events_150()
+        case(f"fe pca 10 ({axis})", lambda a=axis: dnn.fe(data, "pca", 10, axis=a),
+             flops=covariances[axis])
+        for method in ("hist", "psd"):
+            case(f"fe {method} 10 ({axis})", lambda m=method, a=axis: dnn.fe(data, m, 10, axis=a))
+    hrf_section(table, layer, data, size, n, thin)
+    io_section(table, layer, size, n, workdir)
+
+
+def hrf_section(table: Table, layer: Any, data: Any, size: str, n: int, thin: int) -> None:
+    import xneuro.dnn as dnn
+
+    onsets, durations, n_vol, tr = 6.0 + 4.0 * np.arange(150), np.ones(150), 310, 2.0
     if n >= 150:
-        events = layer.isel(stimulus=slice(0, 150))
-        pooled = dnn.pool(events, "max")
-        peer = measure(lambda: dnnbrain_convolve(pooled.values, onsets, durations, n_vol, tr,
-                                                 100))[0]
-        seconds, mb = measure(lambda: dnn.convolve_hrf(pooled, onsets, durations, n_vol, tr))
-        row(table, "convolve_hrf pooled 256, 150 events, ops=100", seconds, mb, peer)
-        units = events.values.reshape(150, -1)
+        events, pooled = data.isel(stimulus=slice(0, 150)), computed(dnn.pool(layer[:150], "max"))
+        case = "convolve_hrf pooled 256, 150 events, ops=100"
+        table.run(case, size, lambda: computed(dnn.convolve_hrf(pooled, onsets, durations,
+                                                                 n_vol, tr)))
+        table.run(case, size, lambda: dnnbrain_convolve(pooled.values, onsets, durations,
+                                                        n_vol, tr, 100),
+                  "dnnbrain calls", 1, warmup=False)
+        table.recorded(case, size, n)
+        units = layer.values[:150].reshape(150, -1)
         for ops in (10, 100):
-            part = units[:, : units.shape[1] // 16]  # dnnbrain's on 1/16 of the units, x16
-            peer = 16 * measure(lambda o=ops, p=part: dnnbrain_convolve(p, onsets, durations,
-                                                                         n_vol, tr, o))[0]
-            seconds, mb = measure(lambda o=ops: dnn.convolve_hrf(events, onsets, durations,
-                                                                 n_vol, tr, o))
-            row(table, f"convolve_hrf 50176 units, 150 events, ops={ops}", seconds, mb, peer)
-    frames = dnn.pool(layer, "max")
+            case = f"convolve_hrf 50176 units, 150 events, ops={ops}"
+            table.run(case, size, lambda o=ops: computed(dnn.convolve_hrf(
+                events, onsets, durations, n_vol, tr, o)))
+            part = units[:, : units.shape[1] // 16]
+            if thin == 1:
+                table.run(case, size, lambda o=ops, p=part: dnnbrain_convolve(
+                    p, onsets, durations, n_vol, tr, o), "dnnbrain calls", 1, warmup=False,
+                    scale=16, note="on 1/16 of the units, x16")
+            table.recorded(case, size, n)
+    frames = computed(dnn.pool(layer, "max"))
     n_vol = int(np.ceil(n * 0.5 / 2.0)) + 10
-    frame_onsets, frame_durations = 0.5 * np.arange(n) + 0.5, np.full(n, 0.5)
-    peer = measure(lambda: dnnbrain_convolve(frames.values, frame_onsets, frame_durations,
-                                             n_vol, 2.0, 100))[0]
-    seconds, mb = measure(lambda: dnn.convolve_hrf(frames, frame_onsets, frame_durations,
-                                                   n_vol, 2.0))
-    row(table, f"convolve_hrf pooled 256, {n} frames, ops=100", seconds, mb, peer)
-    act = dnn.Activation("conv5", layer)
+    onsets, durations = 0.5 * np.arange(n) + 0.5, np.full(n, 0.5)
+    case = f"convolve_hrf pooled 256, {n} frames, ops=100"
+    table.run(case, size, lambda: computed(dnn.convolve_hrf(frames, onsets, durations, n_vol,
+                                                             2.0)))
+    table.run(case, size, lambda: dnnbrain_convolve(frames.values, onsets, durations, n_vol,
+                                                    2.0, 100), "dnnbrain calls", 1, warmup=False)
+    table.recorded(case, size, n)
+
+
+def io_section(table: Table, layer: Any, size: str, n: int, workdir: Path) -> None:
     import h5py
 
-    def h5_save() -> None:
-        with h5py.File(workdir / "peer.act.h5", "w") as file:
+    import xneuro.dnn as dnn
+
+    act = dnn.Activation("conv5", layer)
+    h5, peer_h5, store = workdir / "layer.act.h5", workdir / "peer.act.h5", workdir / "layer.zarr"
+
+    def h5_save() -> None:  # dnnbrain: h5py, gzip
+        with h5py.File(peer_h5, "w") as file:
             file.create_dataset("conv5", data=layer.values, compression="gzip")
 
     def h5_load() -> None:
-        with h5py.File(workdir / "peer.act.h5", "r") as file:
+        with h5py.File(peer_h5, "r") as file:
             np.asarray(file["conv5"])
 
-    h5 = workdir / "layer.act.h5"
-    peer = measure(h5_save)[0]
-    row(table, ".act.h5 save", *measure(lambda: act.save(h5)), peer)
-    peer = measure(h5_load)[0]
-    row(table, ".act.h5 load", *measure(lambda: dnn.Activation.load(h5).get("conv5").values), peer)
-    store = workdir / "layer.zarr"
-    seconds, mb = measure(lambda: act.save(store))
-    row(table, "Zarr save (zstd)", seconds, mb, note=f"{_du(store):.0f} MB on disk vs .act.h5 "
-        f"{h5.stat().st_size / 1e6:.0f} MB; compare with .act.h5 save")
-    row(table, "Zarr load", *measure(lambda: dnn.Activation.load(store).get("conv5").values),
-        note="compare with .act.h5 load")
+    table.run(".act.h5 save", size, lambda: act.save(h5), repeat=1, warmup=False)
+    table.run(".act.h5 save", size, h5_save, "dnnbrain calls", 1, warmup=False)
+    table.recorded(".act.h5 save", size, n)
+    table.run(".act.h5 load", size, lambda: dnn.Activation.load(h5).get("conv5").values)
+    table.run(".act.h5 load", size, h5_load, "dnnbrain calls")
+    table.recorded(".act.h5 load", size, n)
+    saved = table.run("Zarr save (zstd)", size, lambda: act.save(store), repeat=1, warmup=False)
+    disk = sum(p.stat().st_size for p in store.rglob("*") if p.is_file()) / 1e6
+    saved.note = (f"compare with .act.h5 save; {disk:.0f} MB on disk vs .act.h5 "
+                  f"{h5.stat().st_size / 1e6:.0f} MB")
+    table.run("Zarr load", size, lambda: dnn.Activation.load(store).get("conv5").values,
+              note="compare with .act.h5 load")
 
 
-def _du(path: Path) -> float:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 1e6
-
-
-def sweep_section(sizes: list[int], table: list[dict]) -> None:
+def sweep_section(table: Table, sizes: list[int]) -> None:
     import xneuro.dnn as dnn
 
-    header("2. problem-size sweep (n stimuli x 256 x 14 x 14)")
+    print("\n2. problem-size sweep (n stimuli x 256 x 14 x 14)")
     for n in sizes:
-        layer = make_layer(n)
-        row(table, f"n={n}: pool max", *measure(lambda la=layer: dnn.pool(la, "max")))
-        row(table, f"n={n}: fe pca 50 (axis None)",
-            *measure(lambda la=layer: dnn.fe(la, "pca", 50)))
-        row(table, f"n={n}: convolve_hrf 50176 units, frames 0.5 s",
-            *measure(lambda la=layer, n=n: dnn.convolve_hrf(
-                la, 0.5 * np.arange(n), np.full(n, 0.5), int(n * 0.25) + 10, 2.0)))
+        layer, size = make_layer(n), f"{n} x {CHANNELS} x {SIDE} x {SIDE} float32"
+        table.run("sweep: pool max", size, lambda la=layer: dnn.pool(la, "max"))
+        table.run("sweep: fe pca 50 (axis None)", size, lambda la=layer: dnn.fe(la, "pca", 50),
+                  repeat=1)
+        table.run("sweep: convolve_hrf 50176 units, frames 0.5 s", size,
+                  lambda la=layer, n=n: dnn.convolve_hrf(la, 0.5 * np.arange(n), np.full(n, 0.5),
+                                                         int(n * 0.25) + 10, 2.0), repeat=1)
 
 
-def _dnnbrain_style(net: Any, images: np.ndarray, layers: list[str]) -> None:
-    """dnnbrain's extraction: one pass over all stimuli per layer, batch 8, hook per layer."""
+def _dnnbrain_style(net: Any, images: np.ndarray, layers: list[str], device: str) -> None:
+    """dnnbrain's extraction: one pass over all stimuli per layer, batch 8, a hook per layer."""
     import torch
 
     modules = dict(net.named_modules())
-    mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
-    std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    mean = torch.tensor([0.485, 0.456, 0.406], device=device).view(1, 3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225], device=device).view(1, 3, 1, 1)
+    net = net.to(device)
     for name in layers:
         out: list[np.ndarray] = []
         handle = modules[name].register_forward_hook(
-            lambda m, i, o, out=out: out.append(o.detach().clone().numpy()))
+            lambda m, i, o, out=out: out.append(o.detach().cpu().numpy()))
         with torch.no_grad():
             for start in range(0, len(images), 8):
-                x = (torch.from_numpy(images[start:start + 8]).float() / 255 - mean) / std
-                net(x)
+                batch = torch.from_numpy(images[start:start + 8]).to(device).float()
+                net((batch / 255 - mean) / std)
         handle.remove()
         np.concatenate(out)
 
 
-def extract_section(n: int, table: list[dict], workdir: Path) -> None:
+def extract_section(table: Table, n: int, workdir: Path, device: str) -> None:
     import xneuro
     import xneuro.dnn as dnn
     from xneuro.dnn.nets import small_alexnet
 
-    header(f"3. extraction: small AlexNet-like CNN (width 32), {n} images of 64 x 64, "
-           "4 layers (images/s in 'note')")
+    size = f"{n} images 64 x 64, 4 layers"
+    print(f"\n3. extraction on {device}: small AlexNet-like CNN (width 32), {size}")
     net = small_alexnet(seed=0, width=32)
     images = xneuro.datasets.sample_images(max(1, n // 4), size=64).values[:n]
     layers = ["features.1", "features.4", "features.7", "features.9"]
-    dnn.extract(net, images[:8], layers, batch_size=8)  # warm-up
-    seconds, mb = measure(lambda: _dnnbrain_style(net, images, layers))
-    peer = seconds
-    row(table, "dnnbrain-style: a pass per layer, batch 8", seconds, mb,
-        note=f"{n / seconds:.0f} images/s")
-    seconds, mb = measure(lambda: dnn.extract(net, images, layers, batch_size=64))
-    row(table, "xneuro.dnn.extract: one pass, batch 64, memory", seconds, mb, peer,
-        note=f"{n / seconds:.0f} images/s")
+    dnn.extract(net, images[:8], layers, batch_size=8, device=device)  # warm-up
     store = workdir / "extract.zarr"
-    seconds, mb = measure(lambda: dnn.extract(net, images, layers, batch_size=64, store=store,
-                                              fresh=True))
-    row(table, "xneuro.dnn.extract: one pass, batch 64, to Zarr", seconds, mb, peer,
-        note=f"{n / seconds:.0f} images/s")
+    runs = [("extract 4 layers to memory", "dnnbrain calls", "a pass per layer, batch 8 "
+             "(dnnbrain's way, plain torch hooks)",
+             lambda: _dnnbrain_style(net, images, layers, device)),
+            ("extract 4 layers to memory", "xneuro", "one pass for all layers, batch 64",
+             lambda: dnn.extract(net, images, layers, batch_size=64, device=device)),
+            ("extract 4 layers to Zarr", "xneuro", "one pass, batch 64, resumable store",
+             lambda: dnn.extract(net, images, layers, batch_size=64, store=store, fresh=True,
+                                 device=device))]
+    for case, who, note, func in runs:
+        timing = measure(func, 1, device)
+        table.add(case, size, timing.seconds, who, throughput=round(n / timing.seconds, 1),
+                  unit="images/s", peak_host_mb=round(timing.peak_host_mb, 1),
+                  peak_gpu_mb=timing.peak_gpu_mb, device=device, note=note)
 
 
-# ----------------------------------------------------------------------------- big layer
+# ----------------------------------------------------------------------------- larger than memory
 
-CHILD_OPS = [
+BIG_OPS = [
     "pool max", "pool mean", "pool median", "pool L1", "pool L2", "pool L2 (matrix)",
     "fe pca 50 (axis None)", "fe pca 10 (row_col)", "fe pca 10 (chn)",
     "fe hist 20 (axis None)", "fe hist 10 (row_col)", "fe hist 10 (chn)",
@@ -359,8 +413,6 @@ CHILD_OPS = [
     "convolve_hrf 50176 units, frames 0.1 s, TR 2", ".act.h5 save", ".act.h5 load",
     "Zarr save", "Zarr load", "extract to Zarr (small CNN, width 64, 112 px)",
 ]
-QUICK_OPS = ["pool max", "fe hist 10 (row_col)", "convolve_hrf 50176 units, frames 0.1 s, TR 2",
-             "Zarr load"]
 
 
 def child(op: str, store: str, out: str) -> None:
@@ -373,6 +425,7 @@ def child(op: str, store: str, out: str) -> None:
     act = dnn.open_activations(store)
     layer = act["conv5"]["activation"]
     n = layer.sizes["stimulus"]
+    result: Any = None
     if op.startswith("noop"):  # the baseline: imports and one chunk read, no work
         import h5py  # noqa: F401
         import scipy.fft
@@ -382,52 +435,45 @@ def child(op: str, store: str, out: str) -> None:
         if op == "noop torch":
             import torch  # noqa: F401
         layer.isel(stimulus=slice(0, 1)).values  # noqa: B018
-        result = None
     elif op.startswith("pool"):
-        method = op.split()[1]
-        result = dnn.pool(layer, method, norm="matrix" if "matrix" in op else "vector")
+        result = dnn.pool(layer, op.split()[1], norm="matrix" if "matrix" in op else "vector")
     elif op.startswith("fe"):
         _, method, k, where = op.split(maxsplit=3)
-        axis = None if "None" in where else where.strip("()")
-        result = dnn.fe(layer, method, int(k), axis=axis)
+        result = dnn.fe(layer, method, int(k), axis=None if "None" in where else where.strip("()"))
     elif op.startswith("convolve"):
         result = dnn.convolve_hrf(layer, 0.1 * np.arange(n), np.full(n, 0.1),
                                   int(n * 0.05) + 10, 2.0)
     elif op == ".act.h5 save":
         dnn.write_act_h5(act, Path(out).with_suffix(".act.h5"))
-        result = None
     elif op == ".act.h5 load":
-        source = Path(store).with_name("big.act.h5")
-        result = dnn.read_act_h5(source)["conv5"]["activation"]
+        result = dnn.read_act_h5(Path(store).with_name("big.act.h5"))["conv5"]["activation"]
     elif op == "Zarr save":
         dnn.save_activations(act, out, mode="w")
-        result = None
     elif op == "Zarr load":
         result = layer
     else:  # extraction of a 256 x 14 x 14 layer into a store
         from xneuro.dnn.nets import small_alexnet
 
-        n_img = int(os.environ.get("XNEURO_BENCH_EXTRACT_N", "2000"))  # 400 MB at 256x14x14
-        rng = np.random.default_rng(0)
-        images = (rng.random((n_img, 3, 112, 112)) * 255).astype(np.uint8)
+        images = (np.random.default_rng(0).random((2000, 3, 112, 112)) * 255).astype(np.uint8)
         dnn.extract(small_alexnet(seed=0, width=64), images, ["features.9"], batch_size=50,
                     store=out, fresh=True)
-        result = None
     if isinstance(result, xr.DataArray):
         if result.chunks is not None and result.nbytes > 64 * 2**20:
             result.rename("r").to_dataset().to_zarr(out, mode="w")
         else:
             result.values  # noqa: B018 - computes (and reads) the result
-    print(json.dumps({"seconds": time.perf_counter() - start, "peak_mb": _kib("VmHWM") / 1024}))
+    with open("/proc/self/status") as file:
+        peak = next(int(line.split()[1]) for line in file if line.startswith("VmHWM:"))
+    print(json.dumps({"seconds": time.perf_counter() - start, "peak_mb": peak / 1024}))
 
 
 def run_child(op: str, store: Path, out: Path, limit_mb: float) -> dict:
+    """Run ``op`` in a child; kill it when its RSS passes ``limit_mb``."""
     import psutil
 
-    command = [sys.executable, __file__, "--child", op, str(store), str(out)]
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    watched = psutil.Process(proc.pid)
-    peak, killed = 0.0, False
+    proc = subprocess.Popen([sys.executable, __file__, "--child", op, str(store), str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    watched, peak, killed = psutil.Process(proc.pid), 0.0, False
     while proc.poll() is None:
         try:
             rss = watched.memory_info().rss / 2**20
@@ -470,87 +516,107 @@ def write_big_store(path: Path, n: int, chunk: int) -> None:
     xneuro.save(tree, path, chunks={"stimulus": chunk}, mode="w")
 
 
-def big_section(limit_mb: float, table: list[dict], workdir: Path, ops: list[str]) -> None:
+def big_section(table: Table, limit_mb: float, workdir: Path, ops: list[str]) -> None:
     per_stimulus = CHANNELS * SIDE * SIDE * 4
     chunk = max(1, int(limit_mb * 2**20 / 25 / per_stimulus))  # a chunk is 1/25 of the limit
     n = int(limit_mb * 4 * 2**20 / per_stimulus) // chunk * chunk
-    header(f"4. a layer 4x larger than the memory limit: {n} x {CHANNELS} x {SIDE} x {SIDE} "
-           f"float32 = {n * per_stimulus / 2**20:.0f} MiB in Zarr (chunks of {chunk} stimuli); "
-           f"limit {limit_mb:.0f} MiB of working memory")
+    size = f"{n} x {CHANNELS} x {SIDE} x {SIDE} float32 in Zarr, limit {limit_mb:.0f} MiB"
+    print(f"\n4. a layer 4x larger than the memory limit: {size} "
+          f"({n * per_stimulus / 2**20:.0f} MiB, chunks of {chunk} stimuli)")
     store = workdir / "big.zarr"
-    start = time.perf_counter()
     write_big_store(store, n, chunk)
     base = run_child("noop", store, workdir / "out.zarr", 1e9)["peak_mb"]
     base_torch = run_child("noop torch", store, workdir / "out.zarr", 1e9)["peak_mb"]
-    print(f"  (store written in {time.perf_counter() - start:.1f} s, {_du(store):.0f} MB on disk; "
-          f"a child that imports xneuro, scipy, h5py and reads one chunk peaks at {base:.0f} MiB "
-          f"RSS ({base_torch:.0f} with torch), so children are killed above that + "
-          f"{limit_mb:.0f} MiB)")
-    table.append({"case": "big: baseline RSS of a child", "peak_mb": round(base, 1),
-                  "with_torch_mb": round(base_torch, 1), "n": n, "chunk": chunk})
+    print(f"  a child that imports xneuro, scipy, h5py and reads one chunk peaks at {base:.0f} "
+          f"MiB ({base_torch:.0f} with torch); children are killed above that + {limit_mb:.0f}")
     for op in ops:
         limit = (base_torch if op.startswith("extract") else base) + limit_mb
-        if op == ".act.h5 load":
-            produced = workdir / "out.act.h5"
-            if produced.exists():
-                produced.rename(workdir / "big.act.h5")
+        produced = workdir / "out.act.h5"
+        if op == ".act.h5 load" and produced.exists():
+            produced.rename(workdir / "big.act.h5")
         result = run_child(op, store, workdir / "out.zarr", limit)
         shutil.rmtree(workdir / "out.zarr", ignore_errors=True)
         if "seconds" in result:
             working = result["peak_mb"] - (limit - limit_mb)
-            row(table, f"big: {op}", result["seconds"], working,
-                note=f"working memory {working:.0f} of {limit_mb:.0f} MiB "
-                f"(whole-process peak {result['peak_mb']:.0f} MiB)")
+            table.add(f"big: {op}", size, result["seconds"], peak_host_mb=round(working, 1),
+                      note=f"working memory {working:.0f} of {limit_mb:.0f} MiB (whole child "
+                      f"{result['peak_mb']:.0f} MiB)")
         else:
-            status = "killed at the limit" if result.get("killed") else result.get("error")
-            table.append({"case": f"big: {op}", "status": status, "load": round(load(), 2)})
-            print(f"  big: {op:<43} {status}")
+            status = "killed at the memory limit" if result.get("killed") else result["error"]
+            table.add(f"big: {op}", size, float("nan"), note=status)
 
 
 # ----------------------------------------------------------------------------- main
 
 
+def summary(rows: list[Result]) -> None:
+    """Say, with the numbers, where 5x dnnbrain's recorded time is below the memory floor."""
+    floor = next((r for r in rows if r.case.startswith("read the layer once")), None)
+    if floor is None or not floor.size.startswith("2000 "):
+        return
+    for case in ("pool max", "pool mean"):
+        ours = next((r for r in rows if r.case == case and r.who == "xneuro"), None)
+        if ours is None:
+            continue
+        target = RECORDED[case] / 5
+        verdict = "below" if target < floor.seconds else "above"
+        print(f"{case}: 5x dnnbrain's recorded {RECORDED[case]:.3f} s is {target:.3f} s, "
+              f"{verdict} the {floor.seconds:.3f} s this machine takes to read the "
+              f"{2000 * CHANNELS * SIDE * SIDE * 4 / 1e6:.0f} MB layer once; ours "
+              f"{ours.seconds:.3f} s = {RECORDED[case] / ours.seconds:.1f}x recorded, "
+              f"{100 * floor.seconds / ours.seconds:.0f}% of the floor (load {ours.load:.1f})")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="smallest sizes (< 60 s)")
-    parser.add_argument("--json", help="write the table as JSON to this file")
+    parser = add_arguments(argparse.ArgumentParser(description=__doc__.split("\n")[0]))
     parser.add_argument("--limit-mb", type=float, default=500.0,
-                        help="working-memory limit of the big-layer case (MB of RSS above a "
-                        "child's baseline); the layer is 4x this size")
-    parser.add_argument("--skip-big", action="store_true", help="skip the big-layer case")
-    parser.add_argument("--sections", default="1,2,3,4",
-                        help="comma list of the sections to run (default: all)")
-    parser.add_argument("--big-ops", help="semicolon list of the big-layer cases to run")
+                        help="working-memory limit of the larger-than-memory case (MiB above a "
+                        "child's baseline RSS); the layer is 4x this size")
+    parser.add_argument("--sections", default="layer,sweep,extract,big",
+                        help="comma list of the sections to run (default: all of the size)")
+    parser.add_argument("--big-ops", help="semicolon list of the larger-than-memory cases")
     parser.add_argument("--child", nargs=3, metavar=("OP", "STORE", "OUT"), help=argparse.SUPPRESS)
+    parser.set_defaults(repeat=None)
     args = parser.parse_args(argv)
+    if args.repeat is None:  # one warm-up and one timed call at --size small: < 1 min
+        args.repeat = 1 if args.size == "small" else 3
     if args.child:
         child(*args.child)
         return 0
-    import dask
+    reason = require_device(args.device)
+    if reason:
+        print(reason)
+        return 0
+    plan, chosen = SIZES[args.size], {s.strip() for s in args.sections.split(",")}
+    client = None
+    if args.device == "cpu" and (args.scheduler or args.workers):
+        from distributed import Client
 
-    print(f"bench_dnn: python {sys.version.split()[0]}, numpy {np.__version__}, dask "
-          f"{dask.__version__}, {os.cpu_count()} CPUs; dnnbrain figures are recorded ones")
-    table: list[dict] = []
+        client = Client(args.scheduler) if args.scheduler else Client(
+            n_workers=args.workers, threads_per_worker=1)
+    workers = len(client.scheduler_info()["workers"]) if client is not None else 0
+    table = Table(args, workers)
     workdir = Path(tempfile.mkdtemp(prefix="bench-dnn-"))
+    start = time.perf_counter()
     try:
-        chosen = {part.strip() for part in args.sections.split(",")}
-        if "1" in chosen:
-            layer_section(200 if args.quick else 2000, table, workdir)
-        if "2" in chosen:
-            sweep_section([100, 200] if args.quick else [500, 1000, 2000, 4000], table)
-        if "3" in chosen:
-            extract_section(64 if args.quick else 512, table, workdir)
-        if "4" in chosen and not args.skip_big:
-            if args.quick:
-                os.environ["XNEURO_BENCH_EXTRACT_N"] = "100"
-            ops = QUICK_OPS if args.quick else CHILD_OPS
-            if args.big_ops:
-                ops = [op.strip() for op in args.big_ops.split(";")]
-            big_section(64.0 if args.quick else args.limit_mb, table, workdir, ops)
+        if args.device == "cpu":
+            if "layer" in chosen:
+                layer_section(table, plan["n"], workdir, client)
+            if "sweep" in chosen and plan["sweep"]:
+                sweep_section(table, plan["sweep"])
+        if "extract" in chosen:
+            extract_section(table, plan["images"], workdir, args.device)
+        if args.device == "cpu" and "big" in chosen and plan["big"]:
+            ops = [op.strip() for op in args.big_ops.split(";")] if args.big_ops else BIG_OPS
+            big_section(table, args.limit_mb, workdir, ops)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    if args.json:
-        Path(args.json).write_text(json.dumps(table, indent=1))
+        if client is not None:
+            client.close()
+    print()
+    finish(table.rows, args, f"bench_dnn --size {args.size} --device {args.device}: "
+           f"{time.perf_counter() - start:.0f} s")
+    summary(table.rows)
     return 0
 
 

@@ -22,7 +22,9 @@ writes these back.)
   stimulus); the projection is lazy for dask input with the exact
   covariance solver.
 - ``hist``: counts of the values of each feature vector in ``n_feat`` equal
-  bins over that vector's own ``[min, max]``, as ``np.histogram(x, n_feat)``.
+  bins over that vector's own ``[min, max]``, exactly as ``np.histogram(x,
+  n_feat)`` (numpy >= 2) counts them, edges and the right-closed last bin
+  included (:mod:`xneuro.dnn.ops._hist`).
 - ``psd``: ``scipy.signal.periodogram(x)[1][:n_feat]`` of each feature
   vector: ``fs=1``, boxcar window, constant detrend, density scaling,
   one-sided (length ``U // 2 + 1``); a ``frequency`` coordinate (cycles per
@@ -47,6 +49,7 @@ from xneuro.dnn._labels import (
     map_layers,
     sample_dim,
 )
+from xneuro.dnn.ops._hist import hist_kernel
 from xneuro.dnn.ops._pca import pca_scores
 
 __all__ = ["FE_AXES", "FE_METHODS", "fe", "hist_kernel", "psd_kernel"]
@@ -57,81 +60,6 @@ _SOLVERS = ("auto", "covariance", "randomized")
 
 
 # ----------------------------------------------------------------------------- kernels
-
-
-def hist_kernel(x: np.ndarray, bins: int) -> np.ndarray:
-    """Histogram counts of each row, in ``bins`` equal bins over the row's own range.
-
-    Reproduces ``np.histogram(row, bins)[0]`` for every row at once, including
-    numpy's edge corrections, in the row's floating dtype. Rows are processed
-    in groups of about 256 Ki values, so the temporaries stay in cache.
-
-    Parameters
-    ----------
-    x : numpy.ndarray, shape ``(..., U)``
-        Rows of values.
-    bins : int
-        Number of bins.
-
-    Returns
-    -------
-    numpy.ndarray, int64, shape ``(..., bins)``
-    """
-    lead = x.shape[:-1]
-    if x.size == 0:
-        return np.zeros((*lead, bins), dtype=np.int64)
-    if x.dtype.kind != "f":
-        x = x.astype(np.float64)
-    rows = x.reshape(-1, x.shape[-1])
-    counts = np.empty((len(rows), bins), dtype=np.int64)
-    step = max(1, 2**18 // rows.shape[1])
-    for start in range(0, len(rows), step):
-        counts[start:start + step] = _hist_rows(rows[start:start + step], bins)
-    return counts.reshape(*lead, bins)
-
-
-def _hist_rows(rows: np.ndarray, bins: int) -> np.ndarray:
-    lo = rows.min(axis=1).astype(np.float64)
-    hi = rows.max(axis=1).astype(np.float64)
-    if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
-        raise input_error(
-            "activation",
-            "holds NaN or infinite values, so histogram ranges are undefined",
-            expected="finite activations",
-            fix="mask or fill the non-finite values first",
-        )
-    same = lo == hi
-    lo[same] -= 0.5
-    hi[same] += 0.5
-    dtype = rows.dtype
-    scaled = rows - lo.astype(dtype)[:, None]
-    scaled /= (hi - lo).astype(dtype)[:, None]
-    scaled *= bins
-    index = scaled.astype(np.int32)  # float32 -> int32 is vectorised; -> int64 is not
-    np.minimum(index, bins - 1, out=index)
-    # numpy corrects the bin of values within rounding error of an edge by comparing them
-    # with the edges themselves (linspace in float64, cast to the data's dtype); only values
-    # whose scaled position is that close to an integer can move, so only they are checked
-    # (values equal to the row's minimum, exactly 0 here, always stay in bin 0).
-    tolerance = max(1e-3, 64 * bins * float(np.finfo(dtype).eps))
-    scaled -= index
-    near = np.flatnonzero(((scaled > 0) & (scaled < tolerance)) | (scaled > 1 - tolerance))
-    if near.size:
-        row = near // rows.shape[1]
-        width = (hi - lo) / bins
-        values, where = rows.reshape(-1)[near], index.reshape(-1)[near]
-
-        def edge(k: np.ndarray) -> np.ndarray:
-            out = (k * width[row] + lo[row]).astype(dtype)
-            return np.where(k == bins, hi[row].astype(dtype), out)
-
-        where -= values < edge(where)
-        where += (values >= edge(where + 1)) & (where != bins - 1)
-        index.reshape(-1)[near] = where
-    if len(rows) * bins >= 2**31:
-        index = index.astype(np.int64)
-    index += (np.arange(len(rows), dtype=index.dtype) * bins)[:, None]
-    return np.bincount(index.reshape(-1), minlength=len(rows) * bins).reshape(len(rows), bins)
 
 
 def psd_kernel(x: np.ndarray, n_feat: int) -> np.ndarray:
@@ -306,8 +234,10 @@ def fe(
         Seed of the randomized PCA solver.
     solver : {"auto", "covariance", "randomized"}
         PCA solver: exact covariance (one pass over the data, ``U x U``
-        matrices) or randomized SVD (seeded, ``2 * 4 + 3`` passes; for many
-        units). ``"auto"`` takes the covariance solver up to 2048 units.
+        matrices) or randomized block Krylov SVD (seeded; 6 passes for 30 or
+        more components, 10 for fewer; for many units, see
+        :mod:`xneuro.dnn.ops._pca`). ``"auto"`` takes the covariance solver up
+        to 2048 units.
 
     Returns
     -------

@@ -18,7 +18,7 @@ unit)``) has one position per unit, as dnnbrain's ``(n, n_unit, 1, 1)``:
 from __future__ import annotations
 
 import logging
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import xarray as xr
@@ -36,12 +36,59 @@ POOL_METHODS = ("max", "mean", "median", "L1", "L2")
 _NORMS = ("vector", "matrix")
 
 
+#: Values per group of maps in the median and matrix-L1 kernels (kept in the CPU cache).
+GROUP_VALUES = 2**16
+
+
 def _median_last(flat: np.ndarray) -> np.ndarray:
+    """Median over the last axis, as ``np.median`` (NaN where a row holds NaN).
+
+    Rows are sorted in cache-sized groups (numpy's SIMD sort), which is an
+    order of magnitude faster than ``np.median``'s two-index ``np.partition``
+    on short rows such as 14 x 14 = 196 positions.
+    """
     n = flat.shape[-1]
-    if n % 2:
-        return np.partition(flat, n // 2, axis=-1)[..., n // 2]
-    part = np.partition(flat, (n // 2 - 1, n // 2), axis=-1)
-    return (part[..., n // 2 - 1] + part[..., n // 2]) / 2
+    upper = n // 2
+
+    def middle(group: np.ndarray) -> np.ndarray:
+        part = np.sort(group, axis=-1)  # NaN sorts last
+        value = part[:, upper] if n % 2 else (part[:, upper - 1] + part[:, upper]) / 2
+        return np.where(np.isnan(part[:, -1]), np.nan, value)
+
+    return _grouped(flat.reshape(-1, n), middle).reshape(flat.shape[:-1])
+
+
+def _grouped(flat: np.ndarray, kernel: Any) -> np.ndarray:
+    """``kernel`` over cache-sized groups of the rows of ``flat`` (m, n) -> (m,)."""
+    out = np.empty(len(flat), dtype=flat.dtype)
+    step = max(1, GROUP_VALUES // max(flat.shape[1], 1))
+    for start in range(0, len(flat), step):
+        out[start:start + step] = kernel(flat[start:start + step])
+    return out
+
+
+def _matrix_l1(maps: np.ndarray) -> np.ndarray:
+    """dnnbrain's ``np.linalg.norm(x, 1, axis=(-2, -1))`` of maps (m, R, C): largest |column| sum.
+
+    Fused per cache-sized group: ``|x|``, the column sums (``einsum``), then the
+    maximum over columns taken across maps (a contiguous ``(C, m)`` copy).
+    """
+    sums = np.einsum("mrc->mc", np.abs(maps))
+    return np.ascontiguousarray(sums.T).max(axis=0)
+
+
+def _largest_singular_value(x: np.ndarray) -> np.ndarray:
+    """``np.linalg.norm(x, 2, axis=(-2, -1))``: the largest singular value of each map.
+
+    The square root of the largest eigenvalue of the smaller Gram matrix
+    (``x^T x`` or ``x x^T``, in float64): twice as fast as an SVD per map, and
+    as accurate for the largest value (relative error about float64's eps
+    times the map's norm, then rounded to the output dtype).
+    """
+    a = x.astype(np.float64)
+    swapped = a.swapaxes(-1, -2)
+    gram = np.matmul(swapped, a) if a.shape[-1] <= a.shape[-2] else np.matmul(a, swapped)
+    return np.sqrt(np.clip(np.linalg.eigvalsh(gram)[..., -1], 0, None))
 
 
 def pool_kernel(x: np.ndarray, method: str, norm: str = "vector") -> np.ndarray:
@@ -65,6 +112,7 @@ def pool_kernel(x: np.ndarray, method: str, norm: str = "vector") -> np.ndarray:
     if x.size == 0:
         return np.zeros(lead, dtype=x.dtype)
     flat = x.reshape(*lead, -1)
+    rows = flat.reshape(-1, flat.shape[-1])
     if method == "max":
         out = flat.max(axis=-1)
     elif method == "mean":
@@ -72,13 +120,15 @@ def pool_kernel(x: np.ndarray, method: str, norm: str = "vector") -> np.ndarray:
     elif method == "median":
         out = _median_last(flat)
     elif method == "L1" and norm == "vector":
-        out = np.abs(flat).sum(axis=-1)
+        out = _grouped(rows, lambda g: np.abs(g).sum(axis=-1)).reshape(lead)
     elif method == "L2" and norm == "vector":
         out = np.sqrt(np.einsum("...i,...i->...", flat, flat))
     elif method == "L1":
-        out = np.abs(x).sum(axis=-2).max(axis=-1)
+        maps = x.reshape(-1, *x.shape[-2:])
+        out = _grouped(maps.reshape(len(maps), -1),
+                       lambda g: _matrix_l1(g.reshape(-1, *x.shape[-2:]))).reshape(lead)
     else:  # L2, matrix: the largest singular value of each map
-        out = np.linalg.svd(x, compute_uv=False)[..., 0]
+        out = _largest_singular_value(x)
     return out.astype(x.dtype, copy=False)
 
 
