@@ -33,7 +33,17 @@ def run(context: DemoContext) -> list[str]:
     lines = [f"wrote a miniature BERG directory (BERG's files and keys, random weights) to "
              f"{root.name}/"]
     berg = BERG(root)
-    images = sample_images(8, size=227, seed=0)  # the DNN stage's stimulus names
+    # the DNN stage's images when it ran, so that the RSA stage compares both over the same
+    # stimuli: pixels repeated up to BERG's 227 px minimum; else the same names at 227 px
+    shared = context.shared.get("images")
+    if shared is None:
+        images = sample_images(8, size=227, seed=0)
+    else:
+        repeat = np.repeat(np.arange(shared.sizes["row"]), -(-227 // shared.sizes["row"]))
+        images = shared.isel(row=repeat, column=repeat)
+        lines.append(f"stimuli: the DNN stage's {shared.sizes['stimulus']} images, each pixel "
+                     f"repeated to {images.sizes['row']} px (the RSA stage compares the same items)")
+    context.shared["berg_images"] = images if shared is None else shared
 
     start = time.perf_counter()
     fwrf = berg.get_encoding_model(FWRF, subject=1, selection={"roi": ["V1", "V2", "V3", "hV4"]},

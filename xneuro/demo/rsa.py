@@ -15,7 +15,7 @@ from xneuro.demo import DemoContext, stage
 def _fallback_activations(images: xr.DataArray) -> xr.DataTree:
     """Two 'layers' of a tiny fixed random network on the sample images (no weights needed)."""
     rng = np.random.default_rng(0)
-    x = images.astype(np.float32).coarsen(row=4, column=4).mean() / 255.0
+    x = images.astype(np.float32).coarsen(row=4, column=4, boundary="trim").mean() / 255.0
     flat = x.values.reshape(x.sizes["stimulus"], -1)
     flat = flat - flat.mean(0)
     w1 = rng.normal(size=(flat.shape[1], 256)).astype(np.float32) / np.sqrt(flat.shape[1])
@@ -30,14 +30,37 @@ def _fallback_activations(images: xr.DataArray) -> xr.DataTree:
     })
 
 
-def _layers(context: DemoContext, images: xr.DataArray) -> tuple[dict[str, xr.DataArray], str]:
+def _stimulus_set(context: DemoContext) -> xr.DataArray:
+    """The one image set of this run: the DNN stage's, else the BERG stage's, else a fresh one."""
+    for key in ("images", "berg_images"):
+        value = context.shared.get(key)
+        if isinstance(value, xr.DataArray):
+            return value
+    return sample_images(n_per_category=8, size=64)
+
+
+def _same_images(a: xr.DataArray | None, b: xr.DataArray | None) -> bool:
+    """Whether two stimulus sets are the same images (names and pixels), not just the same names."""
+    if a is None or b is None:
+        return False
+    if a is b:
+        return True
+    return (a.shape == b.shape and list(a["stimulus"].values) == list(b["stimulus"].values)
+            and bool(np.array_equal(a.values, b.values)))
+
+
+def _layers(
+    context: DemoContext, images: xr.DataArray
+) -> tuple[dict[str, xr.DataArray], str, xr.DataArray | None]:
+    """Two layers' activations, where they came from, and the images they were computed on."""
     tree = context.shared.get("activations")
-    source = "the DNN stage"
+    source, seen = "the DNN stage", context.shared.get("images")
     if not isinstance(tree, xr.DataTree) or not [n for n in tree.subtree if "activation" in n]:
         tree, source = _fallback_activations(images), "a fixed random projection (no DNN stage)"
+        seen = images
     nodes = [n for n in tree.subtree if "activation" in n.data_vars]
     chosen = [nodes[0], nodes[-1]] if len(nodes) > 1 else nodes
-    return {n.path.strip("/"): n["activation"] for n in chosen}, source
+    return {n.path.strip("/"): n["activation"] for n in chosen}, source, seen
 
 
 def _berg(context: DemoContext) -> xr.DataArray | None:
@@ -62,7 +85,7 @@ def _simulated(layer: xr.DataArray, stimuli: np.ndarray) -> xr.DataArray:
 
 
 def _berg_category_lines(berg: xr.DataArray, layers: dict[str, xr.DataArray]) -> list[str]:
-    """Category-level comparisons with BERG responses to the BERG stage's own renderings."""
+    """Category-level comparisons with BERG responses to other images of the same categories."""
     from xneuro.rsa import compare, rdm
 
     if "category" not in berg.coords or any("category" not in a.coords for a in layers.values()):
@@ -72,13 +95,13 @@ def _berg_category_lines(berg: xr.DataArray, layers: dict[str, xr.DataArray]) ->
     for name, act in layers.items():
         score = compare(rdm(act, metric="correlation", labels="category"), berg_cat, "pearson")
         lines.append(f"category-level RDMs (4 x 4), {name} vs BERG fwRF {dict(berg.sizes)}: "
-                     f"pearson {float(score):+.3f} (BERG encoded its own renderings; only the "
-                     "categories are shared)")
+                     f"pearson {float(score):+.3f} (BERG encoded other images of the same "
+                     "names; only the categories are shared)")
     return lines
 
 
 def _figure(path: Path, rdms: dict[str, xr.DataArray], results: dict[str, xr.Dataset],
-            n_items: int) -> None:
+            n_items: int, responses: str) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(rdms) + 1, figsize=(3.9 * (len(rdms) + 1), 3.9))
@@ -98,8 +121,8 @@ def _figure(path: Path, rdms: dict[str, xr.DataArray], results: dict[str, xr.Dat
                 ha="center", va="bottom", fontsize=8)
     ax.set_xticks(range(len(names)), names, fontsize=7, rotation=15)
     ax.set_title("similarity to the response RDM", fontsize=9)
-    fig.suptitle(f"correlation-distance RDMs of {n_items} sample images (sorted by category)",
-                 fontsize=10)
+    fig.suptitle(f"correlation-distance RDMs of {n_items} sample images (sorted by category); "
+                 f"responses: {responses}", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -115,16 +138,22 @@ def run(context: DemoContext) -> list[str]:
     from xneuro.encoding.ridge import fit_ridge
     from xneuro.rsa import RDM, compare, rdm
 
-    images = sample_images(n_per_category=8, size=64)
-    layers, source = _layers(context, images)
+    images = _stimulus_set(context)
+    layers, source, layer_images = _layers(context, images)
     first = next(iter(layers.values()))
     stimuli = first["stimulus"].values if "stimulus" in first.coords else images.stimulus.values
     berg = _berg(context)
-    same_items = berg is not None and (list(map(str, berg["stimulus"].values))
-                                       == list(map(str, stimuli)))
+    # item-by-item RSA needs the same stimuli on both sides: the same names are not enough
+    # (images rendered at another size carry other texture noise), so compare the pixels
+    same_items = (berg is not None and _same_images(context.shared.get("berg_images"),
+                                                    layer_images)
+                  and list(map(str, berg["stimulus"].values)) == list(map(str, stimuli)))
     if same_items:
-        responses, resp_source = berg, "BERG in-silico responses"
+        responses, short = berg, "BERG fwRF in-silico fMRI of the same images"
+        resp_source = (f"BERG in-silico responses to the same {len(stimuli)} images "
+                       f"({layer_images.sizes['row']} px) the layers saw")
     else:
+        short = "simulated voxels"
         responses = _simulated(list(layers.values())[-1], stimuli)
         resp_source = "simulated voxels (random mixtures of the last layer's units + noise)"
     rdms = {name: rdm(act, metric="correlation") for name, act in layers.items()}
@@ -175,6 +204,6 @@ def run(context: DemoContext) -> list[str]:
     if berg is not None and not same_items:
         shown[f"BERG fwRF ({berg.sizes['stimulus']} own images)"] = rdm(berg)
     png = context.out / "rsa.png"
-    _figure(png, shown, results, len(stimuli))
+    _figure(png, shown, results, len(stimuli), short)
     lines.append(f"figure: {png.name}")
     return lines

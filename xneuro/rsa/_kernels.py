@@ -115,21 +115,46 @@ def gram_distance(x: Any, metric: str, precision: Any = None) -> Any:
 def _gram(x: Any) -> Any:
     """``x @ x.T`` over the last two axes.
 
-    In memory this is one BLAS call (numpy uses the symmetric ``syrk`` for it).
-    For dask, only the blocks on and above the item-block diagonal are
-    computed; the lower blocks are their transposes (the same tasks), which
-    saves close to half of the products.
+    In memory this is one BLAS call (numpy uses the symmetric rank-k update
+    ``?syrk`` for it: half the multiply-adds of a general product). For dask,
+    only the blocks on and above the item-block diagonal are computed (the
+    lower blocks are their transposes, the same tasks), and each diagonal
+    block is a rank-k update of one chunk with itself (:func:`_self_gram`), so
+    the whole costs what one ``?syrk`` costs.
     """
-    if not is_dask(x) or len(x.chunks[-2]) == 1:
+    if not is_dask(x):
         return x @ _swap(x)
-    import dask.array as da
-
     bounds = np.cumsum((0, *x.chunks[-2]))
     parts = [x[..., bounds[i]:bounds[i + 1], :] for i in range(len(bounds) - 1)]
-    upper = {(i, j): parts[i] @ _swap(parts[j])
+    if len(parts) == 1:
+        return _self_gram(x)
+    import dask.array as da
+
+    upper = {(i, j): _self_gram(parts[i]) if i == j else parts[i] @ _swap(parts[j])
              for i in range(len(parts)) for j in range(i, len(parts))}
     return da.block([[upper[i, j] if i <= j else _swap(upper[j, i]) for j in range(len(parts))]
                      for i in range(len(parts))])
+
+
+def _self_gram_block(block: Any) -> Any:
+    """``block @ block.T`` of one chunk, with a length-1 axis for the feature-chunk sum.
+
+    The product of a chunk with a view of its own transpose is what numpy
+    (and cupy) turn into ``?syrk``; dask's ``a @ a.T`` hands the two operands
+    over separately and gets a general product of twice the work.
+    """
+    return (block @ _swap(block))[..., None, :]
+
+
+def _self_gram(x: Any) -> Any:
+    """Lazy ``x @ x.T`` of a dask array that is one chunk along items, summed over feature chunks."""
+    import dask.array as da
+
+    lead = "abcdefgh"[: x.ndim - 2]
+    n = x.shape[-2]
+    partial = da.blockwise(_self_gram_block, f"{lead}ikj", x, f"{lead}ik", new_axes={"j": n},
+                           adjust_chunks={"k": 1}, dtype=x.dtype, concatenate=False)
+    return partial.sum(axis=-2)
 
 
 def _centred_if_needed(x: Any, xp: Any) -> Any:

@@ -27,6 +27,7 @@ from xneuro.core.schema import PAIR, STIMULUS, STIMULUS_
 __all__ = [
     "as_rdm",
     "check_same_items",
+    "condensed_coords",
     "is_condensed",
     "item_coords",
     "items_of",
@@ -56,13 +57,47 @@ def is_condensed(obj: xr.DataArray) -> bool:
 
 
 def pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Row and column of every pair ``i < j`` in pdist order (int32 when it fits)."""
+    """Row and column of every pair ``i < j`` in pdist order (int32 when it fits).
+
+    Filled row by row with slice assignments (one per item), which is several
+    times faster than ``np.repeat`` with varying counts for 10k+ items.
+    """
     dtype = np.int32 if n < 46_000 else np.int64
-    rows = np.repeat(np.arange(n - 1, dtype=dtype), np.arange(n - 1, 0, -1))
-    starts = np.repeat(np.cumsum(np.r_[0, np.arange(n - 1, 1, -1)]).astype(dtype),
-                       np.arange(n - 1, 0, -1))
-    cols = np.arange(len(rows), dtype=dtype) - starts + rows + 1
+    m = n * (n - 1) // 2
+    rows, cols = np.empty(m, dtype=dtype), np.empty(m, dtype=dtype)
+    index = np.arange(n, dtype=dtype)
+    start = 0
+    for i in range(n - 1):
+        stop = start + n - 1 - i
+        rows[start:stop] = i
+        cols[start:stop] = index[i + 1:]
+        start = stop
     return rows, cols
+
+
+def condensed_coords(items: pd.Index, extra: dict[Hashable, np.ndarray] | None = None) -> dict:
+    """Coordinates of a condensed RDM: the two items of every pair, and per-item coords.
+
+    ``stimulus``/``stimulus_`` (and ``name``/``name_`` for every per-item
+    coord in ``extra``) along ``pair`` name the row and column item of each
+    pair. Integer labels ``0 .. n-1`` (the default) are the row and column
+    indices themselves (int32 below 46,000 items), so they need no gather and
+    half the memory: 400 MB less for 10,000 items.
+    """
+    n = len(items)
+    rows, cols = pairs(n)
+    labels = _plain(items.to_numpy())
+    plain_range = labels.dtype.kind in "iu" and np.array_equal(labels, np.arange(n))
+    coords: dict[Hashable, Any] = {
+        PAIR: pd.RangeIndex(len(rows)),
+        STIMULUS: (PAIR, rows if plain_range else labels[rows]),
+        STIMULUS_: (PAIR, cols if plain_range else labels[cols]),
+    }
+    for name, values in (extra or {}).items():
+        values = np.asarray(values)
+        coords[name] = (PAIR, values[rows])
+        coords[f"{name}_"] = (PAIR, values[cols])
+    return coords
 
 
 def _plain(values: np.ndarray) -> np.ndarray:
@@ -195,17 +230,19 @@ def as_rdm(
         )
     if square:
         return xr.DataArray(arr, dims=(*lead, STIMULUS, STIMULUS_), coords=square_coords(labels))
-    rows, cols = pairs(n)
-    values = _plain(labels.to_numpy())
-    coords = {PAIR: np.arange(arr.shape[-1]), STIMULUS: (PAIR, values[rows]),
-              STIMULUS_: (PAIR, values[cols])}
-    return xr.DataArray(arr, dims=(*lead, PAIR), coords=coords)
+    return xr.DataArray(arr, dims=(*lead, PAIR), coords=condensed_coords(labels))
 
 
 def _condense_block(block: np.ndarray) -> np.ndarray:
+    """Strict upper triangles of ``(..., n, n)`` in pdist order, copied row by row."""
     n = block.shape[-1]
-    mask = np.triu(np.ones((n, n), dtype=bool), 1)
-    return block[..., mask]
+    out = np.empty((*block.shape[:-2], n * (n - 1) // 2), dtype=block.dtype)
+    start = 0
+    for i in range(n - 1):
+        stop = start + n - 1 - i
+        out[..., start:stop] = block[..., i, i + 1:]
+        start = stop
+    return out
 
 
 def _square_block(block: np.ndarray, n: int) -> np.ndarray:
@@ -240,7 +277,6 @@ def to_condensed(rdm: xr.DataArray) -> xr.DataArray:
     if n < 2:
         raise input_error("rdm", f"has {n} item", expected="at least 2 items",
                           fix="pass an RDM of 2 or more items")
-    rows, cols = pairs(n)
     if rdm.chunks is not None:
         rdm = rdm.chunk({STIMULUS: -1, STIMULUS_: -1})
     out = xr.apply_ufunc(
@@ -248,14 +284,9 @@ def to_condensed(rdm: xr.DataArray) -> xr.DataArray:
                                         or c in (STIMULUS, STIMULUS_)]),
         input_core_dims=[[STIMULUS, STIMULUS_]], output_core_dims=[[PAIR]],
         dask="parallelized", output_dtypes=[rdm.dtype],
-        dask_gufunc_kwargs={"output_sizes": {PAIR: len(rows)}}, keep_attrs=True,
+        dask_gufunc_kwargs={"output_sizes": {PAIR: n * (n - 1) // 2}}, keep_attrs=True,
     )
-    labels = _plain(items.to_numpy())
-    coords: dict[Hashable, Any] = {PAIR: np.arange(len(rows)), STIMULUS: (PAIR, labels[rows]),
-                                   STIMULUS_: (PAIR, labels[cols])}
-    for name, values in item_coords(rdm).items():
-        coords[name] = (PAIR, values[rows])
-        coords[f"{name}_"] = (PAIR, values[cols])
+    coords = condensed_coords(items, item_coords(rdm))
     for name, coord in rdm.coords.items():  # coords of the leading dims
         if STIMULUS not in coord.dims and STIMULUS_ not in coord.dims and name not in out.coords:
             coords[name] = coord
