@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from xneuro.rsa._backend import like, namespace, to_engine, to_numpy
+from xneuro.core.arrays import like, namespace, to_engine, to_numpy
 
 __all__ = ["Factors", "contiguous", "factorise", "kfold_splits", "solve_block"]
 

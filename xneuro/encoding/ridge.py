@@ -21,12 +21,12 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
+from xneuro.core.arrays import resolve_engine
 from xneuro.core.backend import resolve_dtype
 from xneuro.core.errors import DimensionError, input_error
 from xneuro.core.progress import progress_bar
 from xneuro.core.provenance import stamp
 from xneuro.encoding import _ridge_kernels as kernels
-from xneuro.rsa._backend import resolve_engine
 
 __all__ = ["fit_ridge", "predict_ridge", "score_ridge", "voxel_noise_ceiling"]
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from xneuro.rsa._backend import is_dask, namespace
+from xneuro.core.arrays import is_dask, namespace
 
 __all__ = ["METRICS", "gram_distance", "zero_diagonal"]
 

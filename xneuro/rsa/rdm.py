@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from xneuro.core import arrays as _backend
 from xneuro.core.errors import DimensionError, InputError, input_error
 from xneuro.core.schema import ITERATION, PAIR, STIMULUS, STIMULUS_
-from xneuro.rsa import _backend
 from xneuro.rsa._dense import DENSE_METRICS, bad_items, dense_distance, row_stats
 from xneuro.rsa._kernels import METRICS, gram_distance
 from xneuro.rsa.crossnobis import crossnobis_distance

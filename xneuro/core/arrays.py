@@ -1,4 +1,4 @@
-"""The few array-namespace helpers the RSA kernels need (numpy, dask, cupy, torch).
+"""Array-namespace helpers shared by kernels that run on numpy, dask, cupy and torch.
 
 The kernels are written against the numpy API. Dask arrays take that API
 through NEP-18 dispatch (so dask inputs stay lazy and cupy-backed dask chunks
