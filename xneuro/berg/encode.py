@@ -120,15 +120,8 @@ def _fingerprint_images(data: Any) -> str:
 
 
 def _distributed_client() -> Any | None:
-    """The distributed Client that dask's configured scheduler resolves to, if any."""
-    try:
-        from distributed import Client
-
-        scheduler = dask.base.get_scheduler()
-    except (ImportError, RuntimeError, ValueError):  # pragma: no cover - defensive
-        return None
-    client = scheduler if isinstance(scheduler, Client) else getattr(scheduler, "__self__", None)
-    return client if isinstance(client, Client) else current_client()
+    """The distributed Client dask computes on, if any."""
+    return current_client()
 
 
 def _resources(model: EncodingModel, resources: dict[str, float] | None) -> Any:

@@ -21,7 +21,6 @@ from collections.abc import Hashable, Sequence
 from pathlib import Path
 from typing import Any
 
-import dask
 import dask.array as dsa
 import numpy as np
 import xarray as xr
@@ -30,7 +29,7 @@ import zarr
 from xneuro.core.backend import resolve_device
 from xneuro.core.errors import InputError, input_error
 from xneuro.core.jobs import ResumableJob
-from xneuro.core.progress import progress_bar
+from xneuro.core.progress import current_client, progress_bar
 from xneuro.core.provenance import stamp
 from xneuro.dnn._labels import ACTIVATION, STIMULUS
 from xneuro.dnn._torch import TorchRunner, is_torch_module, torch_layers
@@ -215,16 +214,8 @@ def _tree(arrays: dict[str, np.ndarray], post: _Post, coords: dict, attrs: dict)
 
 
 def _distributed_client() -> Any | None:
-    try:
-        from distributed import Client
-    except ImportError:  # pragma: no cover
-        return None
-    try:
-        scheduler = dask.base.get_scheduler()
-    except (RuntimeError, ValueError):
-        return None
-    client = scheduler if isinstance(scheduler, Client) else getattr(scheduler, "__self__", None)
-    return client if isinstance(client, Client) else None
+    """The distributed Client dask computes on, if any."""
+    return current_client()
 
 
 def _check_args(batch_size: Any, pool: Any, norm: Any, dmask: Any, dtype: Any,
