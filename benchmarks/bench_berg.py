@@ -78,7 +78,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from xneuro.bench.harness import Result, add_arguments, finish, gemm_peak_flops, require_device
+from xneuro.bench.harness import (
+    KernelPeakRSS,
+    Result,
+    add_arguments,
+    finish,
+    gemm_peak_flops,
+    require_device,
+)
 
 BENCH = "berg"
 UNIT = "images/s"
@@ -225,14 +232,6 @@ def cnn8_flops(channels: int, subjects: int) -> float:
 # ----------------------------------------------------------------------------- one case
 
 
-def _status(field: str) -> int:
-    with open("/proc/self/status") as file:
-        for line in file:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    return 0
-
-
 def _load(spec: dict, impl: str, precision: str):
     """A function images -> responses for one implementation (the model loaded once)."""
     from xneuro.berg import BERG
@@ -261,20 +260,19 @@ def _load(spec: dict, impl: str, precision: str):
 def _measure(run, images, device: str) -> dict:
     import torch
 
-    with contextlib.suppress(OSError):
-        Path("/proc/self/clear_refs").write_text("5")  # reset the peak-RSS counter
-    before = _status("VmRSS")
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-    load = os.getloadavg()[0]
-    cpu, wall = time.process_time(), time.perf_counter()
-    out = run(images)
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
+    with KernelPeakRSS() as rss:
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+        load = os.getloadavg()[0]
+        cpu, wall = time.process_time(), time.perf_counter()
+        out = run(images)
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        seconds, cpu_seconds = time.perf_counter() - wall, time.process_time() - cpu
     return {
-        "seconds": time.perf_counter() - wall, "cpu_seconds": time.process_time() - cpu,
-        "load": load, "peak_mb": (_status("VmHWM") - before) / 2**20,
+        "seconds": seconds, "cpu_seconds": cpu_seconds,
+        "load": load, "peak_mb": rss.megabytes,
         "gpu_peak_mb": (torch.cuda.max_memory_allocated() / 2**20
                         if device.startswith("cuda") else None),
         "out": out,

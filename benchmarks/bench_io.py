@@ -65,25 +65,6 @@ PEER_OPS = ("mean", "load", "write")
 KINDS = {".nii": "NIfTI", ".nii.gz": "NIfTI gz", ".dtseries.nii": "CIFTI dtseries"}
 
 
-# ----------------------------------------------------------------------------- memory
-
-
-def _rss_kib(field: str) -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
-
-
-def _reset_peak() -> None:
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")  # resets VmHWM (peak RSS) to the current RSS
-    except OSError:
-        pass
-
-
 # ----------------------------------------------------------------------------- files
 
 
@@ -183,6 +164,8 @@ def _operation(case: str, path: str, folder: str) -> Any:
 
 def _worker(case: str, path: str, folder: str, repeat: int) -> dict[str, float]:
     """Run one case in this process: seconds (median), first call and its peak MiB."""
+    from xneuro.bench.harness import KernelPeakRSS
+
     is_cifti = path.endswith(".dtseries.nii")
     # Warm up on a tiny file of the same format: imports and thread pools are not timed.
     tiny_dir = Path(folder) / "warmup"
@@ -191,12 +174,11 @@ def _worker(case: str, path: str, folder: str, repeat: int) -> dict[str, float]:
             else make_nifti(tiny_dir, 1000, 4, gz=path.endswith(".gz")))
     _operation(case, str(tiny), str(tiny_dir))()
     op = _operation(case, path, folder)
-    _reset_peak()
-    base = _rss_kib("VmRSS")
-    start = time.perf_counter()
-    op()
-    first = time.perf_counter() - start
-    peak = max(_rss_kib("VmHWM") - base, 0) / 1024
+    with KernelPeakRSS() as rss:
+        start = time.perf_counter()
+        op()
+        first = time.perf_counter() - start
+    peak = rss.megabytes
     times = []
     for _ in range(repeat):
         start = time.perf_counter()

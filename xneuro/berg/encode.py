@@ -119,13 +119,8 @@ def _fingerprint_images(data: Any) -> str:
     return "sha256:" + digest.hexdigest()[:16]
 
 
-def _distributed_client() -> Any | None:
-    """The distributed Client dask computes on, if any."""
-    return current_client()
-
-
 def _resources(model: EncodingModel, resources: dict[str, float] | None) -> Any:
-    if resources is None and model.device.startswith("cuda") and _distributed_client():
+    if resources is None and model.device.startswith("cuda") and current_client():
         resources = {"GPU": 1}
     return dask.annotate(resources=resources) if resources else contextlib.nullcontext()
 
@@ -251,7 +246,7 @@ def _to_store(images: xr.DataArray, predict: _Predict, dims: tuple[str, ...], co
         coords=coords,
     )
     settings = {**settings, "stimulus": _fingerprint_images(images.data)}
-    if _distributed_client() is not None and not hasattr(images.data, "dask"):
+    if current_client() is not None and not hasattr(images.data, "dask"):
         logger.info("in-memory images are shipped with every batch task; pass a Zarr-backed "
                     "dask array to read them on the workers instead")
     job = ResumableJob(store, template, settings=settings, unit_dim="stimulus",

@@ -94,13 +94,6 @@ def _fill_value(dtype: np.dtype) -> Any:
     return None  # zeros
 
 
-def _distributed_client() -> Any | None:
-    """The distributed Client that dask's configured scheduler resolves to, if any."""
-    from xneuro.core.progress import current_client
-
-    return current_client()
-
-
 # ----------------------------------------------------------------------------- one unit
 
 

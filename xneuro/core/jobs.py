@@ -46,14 +46,13 @@ from xneuro.core._job_unit import (
     ComputeUnit,
     _describe,
     _differences,
-    _distributed_client,
     _fill_value,
     _now,
     _write_json_atomic,
 )
 from xneuro.core.chunks import choose_chunks, pick_unit_dim
 from xneuro.core.errors import DimensionError, JobSettingsError, input_error
-from xneuro.core.progress import wants_progress
+from xneuro.core.progress import current_client, wants_progress
 from xneuro.core.provenance import fingerprint, stamp, to_json, xneuro_version
 from xneuro.core.store import (
     _check_path,
@@ -468,7 +467,7 @@ class ResumableJob:
             self._mark_complete()
             return self.open()
         log.info("job %s: %d of %d units pending", self.path, len(pending), len(self.units))
-        client = _distributed_client()
+        client = current_client()
         tasks = unit_tasks(self, compute_unit, pending, capture=client is None)
         show = wants_progress(progress)
         name = f"units of {self.path.name}"

@@ -213,11 +213,6 @@ def _tree(arrays: dict[str, np.ndarray], post: _Post, coords: dict, attrs: dict)
     return xr.DataTree.from_dict(nodes)
 
 
-def _distributed_client() -> Any | None:
-    """The distributed Client dask computes on, if any."""
-    return current_client()
-
-
 def _check_args(batch_size: Any, pool: Any, norm: Any, dmask: Any, dtype: Any,
                 unit_size: Any, store: Any) -> None:
     for label, value in (("batch_size", batch_size), ("unit_size", unit_size)):
@@ -379,7 +374,7 @@ def _to_store(runner: Any, post: _Post, probe: dict[str, np.ndarray], source: Im
     job = ResumableJob(store, template, settings=settings, unit_dim=STIMULUS,
                        unit_size=unit_size, function="xneuro.dnn.extract", fresh=fresh)
     stimulus_values = np.asarray(coords[STIMULUS][1])
-    client = _distributed_client()
+    client = current_client()
     scratch: list[str] = []
     if client is not None:
         if not source.files and not isinstance(source.data, dsa.Array):
