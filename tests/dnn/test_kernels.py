@@ -110,6 +110,46 @@ def test_matrix_norms_equal_numpy(rng, shape, order, monkeypatch):
     np.testing.assert_allclose(out, expected, rtol=2e-6)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+@pytest.mark.parametrize("with_torch", [True, False])
+def test_max_and_mean_equal_numpy(rng, dtype, with_torch, monkeypatch):
+    """The torch ``amax`` and ``einsum`` paths give numpy's max (exactly) and mean; NaN propagates."""
+    if not with_torch:
+        monkeypatch.setattr(pool_module, "_torch", lambda: None)
+    elif pool_module._torch() is None:
+        pytest.skip("torch is not installed")
+    x = rng.standard_normal((3, 4, 14, 14)).astype(dtype)
+    x[1, 2, 3, 4] = np.nan
+    out = pool_kernel(x, "max")
+    assert out.dtype == dtype
+    np.testing.assert_array_equal(out, np.max(x, axis=(2, 3)))
+    mean = pool_kernel(x, "mean")
+    assert mean.dtype == dtype
+    rtol = {np.float16: 1e-3, np.float32: 1e-6, np.float64: 1e-14}[dtype]
+    np.testing.assert_allclose(mean, np.mean(x, axis=(2, 3)), rtol=rtol, atol=rtol)
+    assert np.isnan(out[1, 2]) and np.isnan(mean[1, 2])
+
+
+def test_max_of_read_only_and_strided_blocks(rng):
+    """Read-only memory (torch cannot share it) and non-contiguous blocks take the numpy path."""
+    x = rng.standard_normal((4, 3, 5, 5)).astype(np.float32)
+    frozen = x.copy()
+    frozen.flags.writeable = False
+    np.testing.assert_array_equal(pool_kernel(frozen, "max"), x.max(axis=(2, 3)))
+    strided = x[::2, :, ::2]
+    np.testing.assert_array_equal(pool_kernel(strided, "max"), strided.max(axis=(2, 3)))
+    np.testing.assert_allclose(pool_kernel(x[0, 0], "mean"), x[0, 0].mean(), rtol=1e-6)
+
+
+def test_matrix_l2_float32_within_a_few_ulp_of_float64_svd(rng):
+    """float32 maps are solved in float32: the largest singular value within a few ulp."""
+    x = np.maximum(rng.standard_normal((50, 8, 14, 14)), 0).astype(np.float32)
+    exact = np.linalg.norm(x.astype(np.float64), 2, axis=(2, 3))
+    out = pool_kernel(x, "L2", "matrix")
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, exact, rtol=4 * np.finfo(np.float32).eps)
+
+
 def test_vector_l1_in_groups_equals_numpy(rng, monkeypatch):
     monkeypatch.setattr(pool_module, "GROUP_VALUES", 100)
     x = rng.standard_normal((3, 5, 6, 7))

@@ -105,3 +105,20 @@ def test_covariance_solver_float32_matches_sklearn(rng):
         np.testing.assert_allclose(out.values[:, channel],
                                    model.transform(x[:, channel].reshape(300, -1)),
                                    rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize("axis", ["row_col", "chn"])
+@pytest.mark.parametrize("n_feat", [3, 0.8])
+def test_covariance_in_memory_equals_streamed(rng, axis, n_feat, monkeypatch):
+    """In-memory groups of iterations (copied a few stimuli at a time) = dask's streamed pass."""
+    from xneuro.dnn.ops import _pca
+
+    monkeypatch.setattr(_pca, "GROUP_COPY_BYTES", 3000)  # several groups and copy steps
+    x = (np.maximum(rng.standard_normal((90, 5, 4, 6)), 0) + 3.0).astype(np.float32)
+    da = xr.DataArray(x, dims=("stimulus", "channel", "row", "column"))
+    memory = fe(da, "pca", n_feat, axis=axis)
+    streamed = fe(da.chunk({"stimulus": 20}), "pca", n_feat, axis=axis)
+    assert memory.sizes == streamed.sizes
+    np.testing.assert_allclose(memory["explained_variance_ratio"],
+                               streamed["explained_variance_ratio"], rtol=1e-4)
+    np.testing.assert_allclose(memory.values, streamed.values, rtol=1e-3, atol=1e-4)

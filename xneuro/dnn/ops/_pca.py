@@ -6,9 +6,12 @@ positions) and ``U`` units (features of each PCA). Every pass reads the data
 block by block (a few blocks at a time), so memory stays bounded by the block
 size even when the data are far larger than memory.
 
-- ``covariance``: one pass accumulates the ``I`` covariance matrices ``U x U``
-  (shifted by the first stimulus for numerical stability), then ``eigh``; the
-  projection is lazy for a dask input. Exact.
+- ``covariance``: the ``I`` covariance matrices ``U x U``, then the leading
+  eigenvectors (``eigh``, in the data's precision); exact. A dask input is
+  read in one pass of row blocks, accumulating products shifted by the first
+  stimulus (for numerical stability) in float64, and projected lazily; an
+  in-memory array is centred a group of iterations at a time and multiplied
+  in one GEMM per iteration over all stimuli.
 - ``randomized``: randomized block Krylov SVD (Musco & Musco 2015) from a
   seeded Gaussian test matrix of ``K + max(10, K // 10)`` columns and
   ``n_iter`` iterations (2, or 4 below 40 columns): ``2 * n_iter + 2``
@@ -85,9 +88,12 @@ def _add_in_float64(total: tuple, item: tuple) -> tuple:
     return total[0] + item[0], total[1]
 
 
-def _covariance(
-    xd: Any, n_feat: int | float, dtype: np.dtype
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+#: Largest centred copy of a group of iterations made by one thread (in-memory data).
+GROUP_COPY_BYTES = 32 * 2**20
+
+
+def _stats_streamed(xd: Any, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+    """Means and covariances of data read block by block (dask, or larger than memory)."""
     n, n_iter, n_units = xd.shape
     shift = _first_row(xd)
     group = max(1, COVARIANCE_MAX_BYTES // max(n_units * n_units * 8, 1))
@@ -105,8 +111,59 @@ def _covariance(
         s1, s2 = for_row_blocks(xd, stats, reduce=_add_in_float64)
         covs[sel] = (s2 - s1[:, :, None] * s1[:, None, :] / n) / (n - 1)
         mean[sel] = shift[sel] + s1 / n
+    return mean, covs
+
+
+def _stats_in_memory(x: np.ndarray, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+    """Means and covariances of in-memory data, a group of iterations per thread.
+
+    Each group is copied once, centred, as ``(g, n, U)`` and multiplied by its
+    transpose in one GEMM per iteration over all ``n`` stimuli (at 125 GFLOP/s
+    per core here, against 88 for the same product over 32 MiB row blocks),
+    with no float64 running sums.
+    """
+    n, n_iter, n_units = x.shape
+    group = max(1, min(n_iter, GROUP_COPY_BYTES // max(n * n_units * dtype.itemsize, 1)))
+    rows = max(1, 2**18 // max(group * n_units * dtype.itemsize, 1))
+    mean = np.empty((n_iter, n_units))
+    covs = np.empty((n_iter, n_units, n_units), dtype=dtype)
+
+    def stats(first: int) -> None:
+        sel = slice(first, min(first + group, n_iter))
+        centred = np.empty((sel.stop - first, n, n_units), dtype=dtype)
+        # copied a few stimuli at a time, so that strided sources (PCA over channels at each
+        # position) are gathered from cache lines still in cache
+        for start in range(0, n, rows):
+            np.copyto(centred[:, start:start + rows], x[start:start + rows, sel].transpose(1, 0, 2),
+                      casting="unsafe")
+        mu = centred.mean(axis=1)
+        centred -= mu[:, None, :]
+        np.matmul(centred.transpose(0, 2, 1), centred, out=covs[sel])
+        covs[sel] /= n - 1
+        mean[sel] = mu
+
+    starts = range(0, n_iter, group)
+    if len(starts) == 1:
+        stats(0)
+    else:
+        with ThreadPoolExecutor(threads()) as pool:
+            list(pool.map(stats, starts))
+    return mean, covs
+
+
+def _covariance(
+    xd: Any, n_feat: int | float, dtype: np.dtype
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    n, n_iter, n_units = xd.shape
+    if isinstance(xd, dsa.Array):
+        mean, covs = _stats_streamed(xd, dtype)
+    else:
+        mean, covs = _stats_in_memory(xd, dtype)
+    # eigen-solves in the data's precision: the covariance entries of float32 data are only
+    # float32-accurate, and float32 LAPACK is 1.5x faster
+    covs = covs.astype(dtype, copy=False)
     # the total variance is the trace; a variance fraction needs every eigenvalue first
-    total = np.trace(covs, axis1=1, axis2=2).clip(0)[:, None]
+    total = np.trace(covs, axis1=1, axis2=2, dtype=np.float64).clip(0)[:, None]
     if isinstance(n_feat, float):
         values = np.clip(np.linalg.eigvalsh(covs)[:, ::-1], 0, None)
         ratio = np.divide(values, total, out=np.zeros_like(values), where=total > 0)
@@ -114,7 +171,7 @@ def _covariance(
     else:
         k = int(n_feat)
     # eigenvectors of the leading k only (LAPACK syevr), the iterations in threads
-    components = np.empty((n_iter, n_units, k))
+    components = np.empty((n_iter, n_units, k), dtype=dtype)
     leading = np.empty((n_iter, k))
 
     def solve(i: int) -> None:

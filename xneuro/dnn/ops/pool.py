@@ -17,6 +17,7 @@ unit)``) has one position per unit, as dnnbrain's ``(n, n_unit, 1, 1)``:
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any, Literal
 
@@ -38,6 +39,46 @@ _NORMS = ("vector", "matrix")
 
 #: Values per group of maps in the median and matrix-L1 kernels (kept in the CPU cache).
 GROUP_VALUES = 2**16
+
+
+@functools.cache
+def _torch() -> Any:
+    """torch when installed (its ``amax`` runs at memory speed), else None."""
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is the optional ``torch`` extra
+        return None
+    return torch
+
+
+def _max_last(flat: np.ndarray) -> np.ndarray:
+    """Maximum over the last axis, as ``flat.max(axis=-1)`` (NaN propagates).
+
+    numpy's reduction pays a fixed cost per row, so over short rows such as
+    14 x 14 = 196 positions it runs at a quarter of memory speed; torch's
+    ``amax`` (no copy: ``from_numpy`` shares the memory) runs at the memory
+    floor. numpy is used when torch is not installed or the array is
+    read-only (torch needs writeable memory).
+    """
+    torch = _torch()
+    if torch is None or not flat.flags.writeable or flat.dtype not in (np.float32, np.float64):
+        return flat.max(axis=-1)
+    values = torch.from_numpy(np.ascontiguousarray(flat))
+    return values.amax(dim=-1).numpy()
+
+
+def _mean_last(flat: np.ndarray) -> np.ndarray:
+    """Mean over the last axis, as ``flat.mean(axis=-1)``.
+
+    For float32/float64 the sum is one ``einsum`` (SIMD, at memory speed;
+    ``mean`` is about twice slower on short rows); its rounding error is of
+    the order of ``np.mean``'s (a few ulp for 196 values). Other dtypes use
+    ``np.mean``.
+    """
+    if flat.dtype not in (np.float32, np.float64) or flat.shape[-1] == 0:
+        return flat.mean(axis=-1)
+    total = np.asarray(np.einsum("...i->...", flat))
+    return np.divide(total, flat.shape[-1], out=total)
 
 
 def _median_last(flat: np.ndarray) -> np.ndarray:
@@ -81,14 +122,21 @@ def _largest_singular_value(x: np.ndarray) -> np.ndarray:
     """``np.linalg.norm(x, 2, axis=(-2, -1))``: the largest singular value of each map.
 
     The square root of the largest eigenvalue of the smaller Gram matrix
-    (``x^T x`` or ``x x^T``, in float64): twice as fast as an SVD per map, and
-    as accurate for the largest value (relative error about float64's eps
-    times the map's norm, then rounded to the output dtype).
+    (``x^T x`` or ``x x^T``), computed in the input's precision (float32 for
+    float32 maps, as numpy's SVD does; by torch's batched ``eigvalsh`` when torch
+    is installed, a fifth faster than numpy's): 3.7 times as fast as numpy's SVD per
+    map, and as accurate for the largest value (relative error a few ulp of the precision:
+    measured at most 9e-8 for float32 14 x 14 maps, numpy's float32 SVD 5e-8).
     """
-    a = x.astype(np.float64)
+    a = x.astype(np.float64 if x.dtype == np.float64 else np.float32, copy=False)
     swapped = a.swapaxes(-1, -2)
     gram = np.matmul(swapped, a) if a.shape[-1] <= a.shape[-2] else np.matmul(a, swapped)
-    return np.sqrt(np.clip(np.linalg.eigvalsh(gram)[..., -1], 0, None))
+    torch = _torch()
+    if torch is not None and gram.size:  # batched LAPACK with less overhead per map
+        values = torch.linalg.eigvalsh(torch.from_numpy(gram)).numpy()
+    else:
+        values = np.linalg.eigvalsh(gram)
+    return np.sqrt(np.clip(values[..., -1], 0, None))
 
 
 def pool_kernel(x: np.ndarray, method: str, norm: str = "vector") -> np.ndarray:
@@ -114,9 +162,9 @@ def pool_kernel(x: np.ndarray, method: str, norm: str = "vector") -> np.ndarray:
     flat = x.reshape(*lead, -1)
     rows = flat.reshape(-1, flat.shape[-1])
     if method == "max":
-        out = flat.max(axis=-1)
+        out = _max_last(flat)
     elif method == "mean":
-        out = flat.mean(axis=-1)
+        out = _mean_last(flat)
     elif method == "median":
         out = _median_last(flat)
     elif method == "L1" and norm == "vector":
