@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import enum
+import functools
 import hashlib
 import json
 import math
@@ -42,8 +43,12 @@ PROVENANCE_KEYS: tuple[str, ...] = (
 T = TypeVar("T", xr.DataArray, xr.Dataset, xr.DataTree)
 
 
+@functools.cache
 def xneuro_version() -> str:
     """Return the installed xneuro version, or ``"unknown"`` when not installed.
+
+    Looked up once per process (reading the package metadata takes milliseconds,
+    and every stamped result asks).
 
     Returns
     -------
