@@ -13,10 +13,27 @@ one task per block of stimuli; writing turns each layer back into 4-D (dims
 after ``stimulus`` in their order, padded with size-1 axes: ``(stimulus,
 unit)`` becomes ``(n, n_unit, 1, 1)``, ``(stimulus, channel, feature)``
 ``(n, n_chn, n_feat, 1)``) and writes one block of stimuli at a time, so a
-lazy layer never needs to fit in memory. When writing, gzip chunks are
-compressed by zlib in threads and stored with ``write_direct_chunk`` (the
-bytes HDF5's own deflate filter makes); reading lets HDF5 decompress (h5py
-serialises its calls, so threads would not help).
+lazy layer never needs to fit in memory.
+
+Chunks are compressed and decompressed outside HDF5 (h5py serialises its
+calls, so HDF5's own deflate filter would use one core at a time):
+
+- Writing compresses the chunks of a block in threads and stores them with
+  ``write_direct_chunk``. The dataset still declares gzip level 4, as
+  dnnbrain's files do, but when ``isal`` (ISA-L) is installed the chunks are
+  made by ``isal_zlib`` at its level 2: standard zlib streams that any HDF5
+  reader's deflate filter (dnnbrain's h5py included) decodes, made about 6x
+  faster than by zlib level 4 at a comparable ratio (1.78 vs 1.81 on a
+  2000 x 256 x 14 x 14 ReLU-like float32 layer: 225 vs 222 MB). Without
+  ``isal``, zlib at the dataset's level, as HDF5's filter would.
+- Reading a chunked dataset whose only filter is deflate fetches each
+  chunk's stored bytes with ``read_direct_chunk`` (cheap), decompresses them
+  (``isal_zlib``, else zlib; both release the GIL, so the blocks that dask
+  computes in threads decode in parallel) and tiles them into the block:
+  overhanging edge chunks are cropped, chunks never written read the fill
+  value, chunks stored unfiltered are used as they are. Other layouts
+  (shuffle or other filters, uncompressed or contiguous datasets) are read
+  by HDF5.
 """
 
 from __future__ import annotations
@@ -24,7 +41,7 @@ from __future__ import annotations
 import itertools
 import os
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -45,6 +62,8 @@ __all__ = ["SUFFIX", "read_act_h5", "write_act_h5"]
 
 SUFFIX = ".act.h5"
 GZIP_LEVEL = 4
+#: ISA-L level the chunks are compressed at when ``isal`` is installed (0-3).
+ISAL_LEVEL = 2
 #: Largest row of chunks (all stimuli of a chunk, whole layer) written at once.
 ROW_BYTES = 16 * 2**20
 _DIMS = (STIMULUS, "channel", "row", "column")
@@ -56,6 +75,15 @@ def _h5py() -> Any:
 
 def _threads() -> int:
     return max(1, min(8, os.cpu_count() or 1))
+
+
+def _map(func: Callable[..., Any], *items: Any, threads: int) -> Iterator[Any]:
+    """``map`` in a pool of ``threads`` threads (in order; plain ``map`` for one thread)."""
+    if threads <= 1:
+        yield from map(func, *items)
+        return
+    with ThreadPoolExecutor(threads) as pool:
+        yield from pool.map(func, *items)
 
 
 def _check_path(fname: Any, must_exist: bool) -> Path:
@@ -76,54 +104,168 @@ def _check_path(fname: Any, must_exist: bool) -> Path:
 # ----------------------------------------------------------------------------- chunks
 
 
+def _isal() -> Any:
+    """``isal.isal_zlib`` (ISA-L's zlib-compatible codec), or None when not installed."""
+    try:
+        from isal import isal_zlib
+    except ImportError:
+        return None
+    return isal_zlib
+
+
+def _compressor(level: int) -> Callable[[Any], bytes]:
+    isal_zlib = _isal()
+    if isal_zlib is None:
+        return lambda data: zlib.compress(data, level)
+    return lambda data: isal_zlib.compress(data, ISAL_LEVEL)
+
+
+def _decompressor(nbytes: int) -> Callable[[bytes], bytes]:
+    codec = _isal() or zlib
+    return lambda data: codec.decompress(data, bufsize=nbytes)
+
+
 def _direct_ok(dataset: Any) -> bool:
-    """Whether the dataset's chunks are plain zlib streams (gzip filter only)."""
-    return (
-        dataset.chunks is not None
-        and dataset.compression == "gzip"
-        and not dataset.shuffle
-        and not dataset.fletcher32
-        and dataset.scaleoffset is None
-        and dataset.dtype.kind in "biuf"
-    )
+    """Whether the dataset is 4-D and its chunks are plain zlib streams (deflate filter only)."""
+    if dataset.chunks is None or dataset.ndim != 4 or dataset.dtype.kind not in "biuf":
+        return False
+    plist = dataset.id.get_create_plist()
+    return plist.get_nfilters() == 1 and plist.get_filter(0)[0] == _h5py().h5z.FILTER_DEFLATE
 
 
-def _chunk_origins(shape: tuple[int, ...], chunks: tuple[int, ...], rows: slice) -> Iterator:
-    first = (rows.start // chunks[0]) * chunks[0]
-    ranges = [range(first, rows.stop, chunks[0])]
-    ranges += [range(0, size, step) for size, step in zip(shape[1:], chunks[1:], strict=True)]
-    return itertools.product(*ranges)
+def _copy(dst: np.ndarray, src: np.ndarray) -> None:
+    """``dst[...] = src``, moving a short contiguous last axis as one wide item (faster)."""
+    width = dst.shape[-1] * dst.itemsize
+    if (width in (2, 4, 8) and width > dst.itemsize and dst.dtype == src.dtype
+            and dst.strides[-1] == src.strides[-1] == dst.itemsize):
+        dst, src = dst.view(f"u{width}"), src.view(f"u{width}")
+    np.copyto(dst, src)
+
+
+class _Rows:
+    """Stimuli ``start:stop`` of a chunked 4-D dataset, in groups of chunks.
+
+    A group is the chunks sharing their first two origins (a chunk row of
+    stimuli, a run of channels): their ``n2 x n3`` chunks tile rows and
+    columns, so one transposed copy moves a whole group between the dataset's
+    layout and the chunks' (``buffer`` below: ``(n2, n3, *chunks)``).
+    """
+
+    def __init__(self, shape: tuple[int, ...], chunks: tuple[int, ...], start: int,
+                 stop: int) -> None:
+        self.shape, self.chunks, self.start, self.stop = shape, chunks, start, stop
+        self.grid = (-(-shape[2] // chunks[2]), -(-shape[3] // chunks[3]))
+        #: rows and columns of a group's chunks (more than the dataset's where chunks overhang)
+        self.tiled = (self.grid[0] * chunks[2], self.grid[1] * chunks[3])
+        self.padded = self.tiled != tuple(shape[2:])
+
+    def groups(self) -> list[tuple[int, int]]:
+        first = (self.start // self.chunks[0]) * self.chunks[0]
+        return list(itertools.product(range(first, self.stop, self.chunks[0]),
+                                      range(0, self.shape[1], self.chunks[1])))
+
+    def origins(self, group: tuple[int, int]) -> list[tuple[int, int, int, int]]:
+        c2, c3 = self.chunks[2:]
+        return [(*group, j2 * c2, j3 * c3) for j2, j3 in np.ndindex(*self.grid)]
+
+    def spans(self, group: tuple[int, int]) -> tuple[slice, slice, slice]:
+        """Stimuli in the chunks, the same stimuli in the block, channels (dataset and chunks)."""
+        lo, hi = max(group[0], self.start), min(group[0] + self.chunks[0], self.stop)
+        channels = slice(group[1], min(group[1] + self.chunks[1], self.shape[1]))
+        return slice(lo - group[0], hi - group[0]), slice(lo - self.start, hi - self.start), channels
+
+    def split(self, block: np.ndarray) -> np.ndarray:
+        """View of a 4-D block (unpadded rows/columns) with rows and columns split by chunk."""
+        (n2, n3), (c2, c3) = self.grid, self.chunks[2:]
+        return block.reshape(*block.shape[:2], n2, c2, n3, c3)
+
+    def in_chunks(self, buffer: np.ndarray, in_chunk: slice, n_channels: int) -> np.ndarray:
+        """The ``buffer`` of a group seen in the dataset's axis order (6-D, split)."""
+        return buffer[:, :, in_chunk, :n_channels].transpose(2, 3, 0, 4, 1, 5)
+
+
+def _chunk(dataset: Any, origin: tuple[int, ...], decompress: Callable[[bytes], bytes],
+           dtype: np.dtype, nbytes: int) -> Any:
+    """One chunk's values (flat), or the fill value where the chunk was never written."""
+    try:
+        mask, data = dataset.id.read_direct_chunk(origin)
+    except (RuntimeError, OSError):
+        if dataset.id.get_chunk_info_by_coord(origin).byte_offset is not None:
+            raise
+        return dataset.fillvalue
+    if not mask & 1:  # bit 0 set: the deflate filter was skipped for this chunk
+        data = decompress(data)
+    if len(data) != nbytes:
+        raise OSError(f"chunk {origin} of {dataset.name!r} in {dataset.file.filename!r} holds "
+                      f"{len(data)} bytes, not the {nbytes} of a {dataset.chunks} chunk")
+    return np.frombuffer(data, dtype=dtype)
+
+
+def _read_direct(dataset: Any, start: int, stop: int) -> np.ndarray:
+    """Read stimuli ``start:stop``: fetch the raw chunks, decompress them, tile them.
+
+    No thread pool here: dask computes blocks in threads and decompression
+    releases the GIL, so blocks already decode in parallel (an inner pool per
+    block measured slower on 2 cores).
+    """
+    chunks, dtype = dataset.chunks, dataset.dtype
+    rows = _Rows(dataset.shape, chunks, start, stop)
+    out = np.empty((stop - start, *dataset.shape[1:]), dtype=dtype)
+    nbytes = int(np.prod(chunks)) * dtype.itemsize
+    decompress = _decompressor(nbytes)
+    buffer = np.empty((*rows.grid, int(np.prod(chunks))), dtype=dtype)
+    for group in rows.groups():
+        for index, origin in zip(np.ndindex(*rows.grid), rows.origins(group), strict=True):
+            buffer[index] = _chunk(dataset, origin, decompress, dtype, nbytes)
+        in_chunk, in_block, channels = rows.spans(group)
+        src = rows.in_chunks(buffer.reshape(*rows.grid, *chunks), in_chunk,
+                             channels.stop - channels.start)
+        if not rows.padded:
+            _copy(rows.split(out)[in_block, channels], src)
+            continue
+        tmp = np.empty((*src.shape[:2], *rows.tiled), dtype=dtype)
+        _copy(rows.split(tmp), src)
+        out[in_block, channels] = tmp[:, :, : out.shape[2], : out.shape[3]]
+    return out
 
 
 def _read_rows(path: str, name: str, start: int, stop: int) -> np.ndarray:
-    """Read stimuli ``start:stop`` of one dataset (HDF5 decompresses; h5py is serialised)."""
+    """Read stimuli ``start:stop`` of one dataset."""
     h5py = _h5py()
     with h5py.File(path, "r") as file:
-        return np.asarray(file[name][start:stop])
+        dataset = file[name]
+        if stop > start and _direct_ok(dataset):
+            return _read_direct(dataset, start, stop)
+        return np.asarray(dataset[start:stop])
 
 
 def _write_rows(dataset: Any, start: int, values: np.ndarray) -> None:
     """Write a block of stimuli (aligned to the chunk rows), compressing in threads."""
-    chunks = dataset.chunks
+    chunks, dtype = dataset.chunks, dataset.dtype
     stop = start + len(values)
     if not _direct_ok(dataset) or start % chunks[0]:
         dataset[start:stop] = values
         return
-    shape = dataset.shape
+    rows = _Rows(dataset.shape, chunks, start, stop)
+    compress = _compressor(dataset.compression_opts)
+    values = values.astype(dtype, copy=False)
 
-    def compress(origin: tuple[int, ...]) -> tuple[tuple[int, ...], bytes]:
-        block = np.zeros(chunks, dtype=dataset.dtype)
-        src, dst = [], []
-        for axis, (o, c) in enumerate(zip(origin, chunks, strict=True)):
-            hi = min(o + c, stop if axis == 0 else shape[axis])
-            src.append(slice(o - start, hi - start) if axis == 0 else slice(o, hi))
-            dst.append(slice(0, hi - o))
-        block[tuple(dst)] = values[tuple(src)]
-        return origin, zlib.compress(block.tobytes(), dataset.compression_opts)
+    def encode(group: tuple[int, int]) -> list[bytes]:
+        in_chunk, in_block, channels = rows.spans(group)
+        part = values[in_block, channels]
+        whole = part.shape[:2] == chunks[:2] and not rows.padded
+        buffer = (np.empty if whole else np.zeros)((*rows.grid, *chunks), dtype=dtype)
+        if rows.padded:
+            tmp = np.zeros((*part.shape[:2], *rows.tiled), dtype=dtype)
+            tmp[:, :, : part.shape[2], : part.shape[3]] = part
+            part = tmp
+        _copy(rows.in_chunks(buffer, in_chunk, part.shape[1]), rows.split(part))
+        return [compress(buffer[index]) for index in np.ndindex(*rows.grid)]
 
-    with ThreadPoolExecutor(_threads()) as pool:
-        for origin, data in pool.map(compress, _chunk_origins(shape, chunks, slice(start, stop))):
-            dataset.id.write_direct_chunk(origin, data)
+    groups = rows.groups()
+    for group, data in zip(groups, _map(encode, groups, threads=_threads()), strict=True):
+        for origin, chunk in zip(rows.origins(group), data, strict=True):
+            dataset.id.write_direct_chunk(origin, chunk)
 
 
 # ----------------------------------------------------------------------------- read
