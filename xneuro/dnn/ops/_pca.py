@@ -28,6 +28,7 @@ every component is positive.
 
 from __future__ import annotations
 
+import queue
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -114,41 +115,103 @@ def _stats_streamed(xd: Any, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
     return mean, covs
 
 
-def _stats_in_memory(x: np.ndarray, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
-    """Means and covariances of in-memory data, a group of iterations per thread.
+def _in_groups(x: np.ndarray, dtype: np.dtype, work: Any) -> None:
+    """``work(sel, centred, mu)`` for groups of iterations of in-memory data, in threads.
 
-    Each group is copied once, centred, as ``(g, n, U)`` and multiplied by its
-    transpose in one GEMM per iteration over all ``n`` stimuli (at 125 GFLOP/s
-    per core here, against 88 for the same product over 32 MiB row blocks),
-    with no float64 running sums.
+    Each group is copied once as ``(g, n, U)`` in ``dtype`` (a few stimuli at a
+    time, so that strided sources, as in PCA over channels at each position,
+    are gathered from cache lines still in cache) and centred by its mean.
     """
     n, n_iter, n_units = x.shape
     group = max(1, min(n_iter, GROUP_COPY_BYTES // max(n * n_units * dtype.itemsize, 1)))
     rows = max(1, 2**18 // max(group * n_units * dtype.itemsize, 1))
+    starts = range(0, n_iter, group)
+    width = min(threads(), len(starts))
+    # one buffer per thread, reused: a fresh one per group costs as much in page faults as
+    # the copy itself
+    buffers: queue.SimpleQueue = queue.SimpleQueue()
+    for _ in range(width):
+        buffers.put(np.empty((group, n, n_units), dtype=dtype))
+
+    def one(first: int) -> None:
+        sel = slice(first, min(first + group, n_iter))
+        buffer = buffers.get()
+        try:
+            centred = buffer[: sel.stop - first]
+            for start in range(0, n, rows):
+                np.copyto(centred[:, start:start + rows],
+                          x[start:start + rows, sel].transpose(1, 0, 2), casting="unsafe")
+            mu = centred.mean(axis=1)
+            centred -= mu[:, None, :]
+            work(sel, centred, mu)
+        finally:
+            buffers.put(buffer)
+
+    if width == 1:
+        for first in starts:
+            one(first)
+    else:
+        with ThreadPoolExecutor(width) as pool:
+            list(pool.map(one, starts))
+
+
+def _stats_in_memory(x: np.ndarray, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+    """Means and covariances of in-memory data, a group of iterations per thread.
+
+    One GEMM per iteration over all ``n`` stimuli of the centred copy (at 125
+    GFLOP/s per core here, against 88 for the same product over 32 MiB row
+    blocks), with no float64 running sums.
+    """
+    n, n_iter, n_units = x.shape
     mean = np.empty((n_iter, n_units))
     covs = np.empty((n_iter, n_units, n_units), dtype=dtype)
 
-    def stats(first: int) -> None:
-        sel = slice(first, min(first + group, n_iter))
-        centred = np.empty((sel.stop - first, n, n_units), dtype=dtype)
-        # copied a few stimuli at a time, so that strided sources (PCA over channels at each
-        # position) are gathered from cache lines still in cache
-        for start in range(0, n, rows):
-            np.copyto(centred[:, start:start + rows], x[start:start + rows, sel].transpose(1, 0, 2),
-                      casting="unsafe")
-        mu = centred.mean(axis=1)
-        centred -= mu[:, None, :]
+    def stats(sel: slice, centred: np.ndarray, mu: np.ndarray) -> None:
         np.matmul(centred.transpose(0, 2, 1), centred, out=covs[sel])
         covs[sel] /= n - 1
         mean[sel] = mu
 
-    starts = range(0, n_iter, group)
-    if len(starts) == 1:
-        stats(0)
-    else:
-        with ThreadPoolExecutor(threads()) as pool:
-            list(pool.map(stats, starts))
+    _in_groups(x, dtype, stats)
     return mean, covs
+
+
+def _leading(cov: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` leading eigenpairs of one covariance (LAPACK syevr), largest first.
+
+    Returns ``(values (k,), vectors (U, k))``, vectors signed as scikit-learn
+    signs components (largest-magnitude loading positive).
+    """
+    n_units = cov.shape[0]
+    w, v = scipy.linalg.eigh(cov, subset_by_index=[n_units - k, n_units - 1], driver="evr",
+                             check_finite=False)
+    v = v[:, ::-1]
+    return np.clip(w[::-1], 0, None), v * _flip_signs(v.T)[None, :]
+
+
+def _covariance_scores_in_memory(
+    x: np.ndarray, k: int, dtype: np.dtype
+) -> tuple[np.ndarray, np.ndarray]:
+    """Scores and explained-variance ratios of ``k`` components, in-memory data, one pass.
+
+    Each thread's group of iterations goes copy, centre, covariance, eigenpairs,
+    projection while its centred copy is still at hand: the data are read once.
+    """
+    n, n_iter, _ = x.shape
+    scores = np.empty((n, n_iter, k), dtype=dtype)
+    ratio = np.empty((n_iter, k))
+
+    def solve(sel: slice, centred: np.ndarray, mu: np.ndarray) -> None:
+        covs = np.matmul(centred.transpose(0, 2, 1), centred)
+        covs /= n - 1
+        components = np.empty((len(covs), covs.shape[1], k), dtype=dtype)
+        for i, cov in enumerate(covs):
+            values, components[i] = _leading(cov, k)
+            total = float(np.trace(cov, dtype=np.float64))
+            ratio[sel.start + i] = values / total if total > 0 else 0.0
+        scores[:, sel] = np.matmul(centred, components).transpose(1, 0, 2)
+
+    _in_groups(x, dtype, solve)
+    return scores, ratio
 
 
 def _covariance(
@@ -175,9 +238,7 @@ def _covariance(
     leading = np.empty((n_iter, k))
 
     def solve(i: int) -> None:
-        w, v = scipy.linalg.eigh(covs[i], subset_by_index=[n_units - k, n_units - 1],
-                                 driver="evr", check_finite=False)
-        components[i], leading[i] = v[:, ::-1], np.clip(w[::-1], 0, None)
+        leading[i], components[i] = _leading(covs[i], k)
 
     if n_iter == 1:
         solve(0)
@@ -185,8 +246,6 @@ def _covariance(
         with ThreadPoolExecutor(threads()) as pool:
             list(pool.map(solve, range(n_iter)))
     ratio = np.divide(leading, total, out=np.zeros_like(leading), where=total > 0)
-    signs = _flip_signs(components.transpose(0, 2, 1))
-    components = components * signs[:, None, :]
     return mean, components, ratio
 
 
@@ -432,6 +491,8 @@ def pca_scores(
     if solver == "auto":
         solver = "covariance" if n_units <= COVARIANCE_MAX_UNITS else "randomized"
     with blas_single_threaded():  # threads over row blocks; see blas_single_threaded
+        if solver == "covariance" and not lazy and not isinstance(n_feat, float):
+            return _covariance_scores_in_memory(x, int(n_feat), dtype)
         if solver == "covariance":
             mean, components, ratio = _covariance(xd, n_feat, dtype)
             return _project(x, mean, components, dtype), ratio
