@@ -12,6 +12,7 @@ over-subscribing them.
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -44,13 +45,26 @@ def blas_single_threaded() -> Iterator[None]:
     PCA kernels ran 5-20x slower. The limit (``threadpoolctl``) is restored when the
     call returns; without threadpoolctl nothing changes.
     """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+    controller = _threadpool_controller()
+    if controller is None:  # pragma: no cover - threadpoolctl comes with scikit-learn
         yield
         return
-    with threadpool_limits(limits=1, user_api="blas"):
+    with controller.limit(limits=1, user_api="blas"):
         yield
+
+
+@functools.cache
+def _threadpool_controller() -> Any:
+    """threadpoolctl's view of the loaded BLAS libraries, found once per process.
+
+    Finding them reads ``/proc/self/maps`` (about 3 ms, as long as pooling a
+    400 MB layer takes), so it is not repeated on every call.
+    """
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover
+        return None
+    return ThreadpoolController()
 
 
 def row_bounds(x: Any, block_bytes: int = BLOCK_BYTES) -> list[tuple[int, int]]:
@@ -94,12 +108,14 @@ def for_row_blocks(
             return dask.compute(*tasks)
     else:
         pool = ThreadPoolExecutor(width)
+        if reduce is None:  # views and small results: no rounds, no waiting at each one
+            width = len(bounds)
 
         def run(first: int) -> Sequence[Any]:
             chosen = bounds[first:first + width]
             return list(pool.map(lambda b: fn(x[b[0]:b[1]], *b), chosen))
     try:
-        for first in range(0, len(bounds), width):
+        for first in range(0, len(bounds), max(width, 1)):
             for item in run(first):
                 if reduce is None:
                     results.append(item)
