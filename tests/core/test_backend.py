@@ -60,3 +60,12 @@ def test_engine_devices_rejects_unknown_engine():
 @pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch not installed")
 def test_torch_devices_include_cpu():
     assert backend.engine_devices("torch")[0] == "cpu"
+
+
+def test_optional_module_returns_the_module_or_none():
+    import json
+
+    from xneuro.core.backend import optional_module
+
+    assert optional_module("json") is json
+    assert optional_module("no_such_module_xneuro") is None

@@ -7,6 +7,7 @@ naming the ``pip install`` that brings it.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.metadata
 import importlib.util
@@ -21,6 +22,7 @@ __all__ = [
     "available_engines",
     "engine_devices",
     "import_optional",
+    "optional_module",
     "resolve_device",
     "resolve_dtype",
 ]
@@ -92,6 +94,30 @@ def import_optional(module: str, *, extra: str | None = None, purpose: str = "")
         raise MissingDependencyError(
             f"{top} is needed{need} but could not be imported ({err}); fix: {install}."
         ) from err
+
+
+@functools.cache
+def optional_module(module: str) -> ModuleType | None:
+    """Import a module that only speeds something up, or return None when it is missing.
+
+    For optional accelerators with a plain fallback (torch's reductions,
+    ISA-L or libdeflate codecs, threadpoolctl): the caller checks for None.
+    Looked up once per process. Use :func:`import_optional` instead where the
+    module is required.
+
+    Parameters
+    ----------
+    module : str
+        Module to import, e.g. ``"isal.isal_zlib"``.
+
+    Returns
+    -------
+    module or None
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        return None
 
 
 def engine_devices(engine: str) -> list[str]:

@@ -23,6 +23,8 @@ import dask
 import dask.array as dsa
 import numpy as np
 
+from xneuro.core.backend import optional_module
+
 __all__ = ["BLOCK_BYTES", "apply_rows", "blas_single_threaded", "for_row_blocks", "row_bounds"]
 
 #: Target size of one block of a numpy input processed in threads.
@@ -60,11 +62,8 @@ def _threadpool_controller() -> Any:
     Finding them reads ``/proc/self/maps`` (about 3 ms, as long as pooling a
     400 MB layer takes), so it is not repeated on every call.
     """
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:  # pragma: no cover
-        return None
-    return ThreadpoolController()
+    threadpoolctl = optional_module("threadpoolctl")
+    return None if threadpoolctl is None else threadpoolctl.ThreadpoolController()
 
 
 def row_bounds(x: Any, block_bytes: int = BLOCK_BYTES) -> list[tuple[int, int]]:

@@ -52,8 +52,9 @@ import numpy as np
 import xarray as xr
 from dask.base import tokenize
 
-from xneuro.core.backend import import_optional
+from xneuro.core.backend import import_optional, optional_module
 from xneuro.core.errors import input_error
+from xneuro.dnn._blocks import threads
 from xneuro.dnn._labels import ACTIVATION, STIMULUS, canonical_order, check_activation, iter_layers
 
 if TYPE_CHECKING:
@@ -72,10 +73,6 @@ _DIMS = (STIMULUS, "channel", "row", "column")
 
 def _h5py() -> Any:
     return import_optional("h5py", extra="dnn", purpose="dnnbrain .act.h5 files")
-
-
-def _threads() -> int:
-    return max(1, min(8, os.cpu_count() or 1))
 
 
 def _map(func: Callable[..., Any], *items: Any, threads: int) -> Iterator[Any]:
@@ -107,11 +104,7 @@ def _check_path(fname: Any, must_exist: bool) -> Path:
 
 def _isal() -> Any:
     """``isal.isal_zlib`` (ISA-L's zlib-compatible codec), or None when not installed."""
-    try:
-        from isal import isal_zlib
-    except ImportError:
-        return None
-    return isal_zlib
+    return optional_module("isal.isal_zlib")
 
 
 def _compressor(level: int) -> Callable[[Any], bytes]:
@@ -123,11 +116,7 @@ def _compressor(level: int) -> Callable[[Any], bytes]:
 
 def _libdeflate() -> Any:
     """The ``deflate`` package (libdeflate: the fastest inflater), or None when not installed."""
-    try:
-        import deflate
-    except ImportError:
-        return None
-    return deflate
+    return optional_module("deflate")
 
 
 def _decompressor(nbytes: int) -> Callable[[bytes], bytes]:
@@ -281,7 +270,7 @@ def _write_rows(dataset: Any, start: int, values: np.ndarray) -> None:
         return [compress(buffer[index]) for index in np.ndindex(*rows.grid)]
 
     groups = rows.groups()
-    for group, data in zip(groups, _map(encode, groups, threads=_threads()), strict=True):
+    for group, data in zip(groups, _map(encode, groups, threads=threads()), strict=True):
         for origin, chunk in zip(rows.origins(group), data, strict=True):
             dataset.id.write_direct_chunk(origin, chunk)
 

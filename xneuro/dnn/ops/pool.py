@@ -17,13 +17,13 @@ unit)``) has one position per unit, as dnnbrain's ``(n, n_unit, 1, 1)``:
 
 from __future__ import annotations
 
-import functools
 import logging
 from typing import Any, Literal
 
 import numpy as np
 import xarray as xr
 
+from xneuro.core.backend import optional_module
 from xneuro.core.errors import input_error
 from xneuro.dnn._blocks import apply_rows
 from xneuro.dnn._labels import canonical_order, layer_dims, map_layers, sample_dim
@@ -41,14 +41,9 @@ _NORMS = ("vector", "matrix")
 GROUP_VALUES = 2**16
 
 
-@functools.cache
 def _torch() -> Any:
     """torch when installed (its ``amax`` runs at memory speed), else None."""
-    try:
-        import torch
-    except ImportError:  # pragma: no cover - torch is the optional ``torch`` extra
-        return None
-    return torch
+    return optional_module("torch")
 
 
 def _max_last(flat: np.ndarray) -> np.ndarray:
